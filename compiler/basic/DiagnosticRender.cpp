@@ -1,0 +1,285 @@
+// Rendering diagnostics as clang-style text, JSON, SARIF 2.1.0 and GitHub
+// workflow commands.
+#include "compiler/basic/Diagnostics.h"
+
+#include <llvm/Support/JSON.h>
+#include <llvm/Support/Path.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/WithColor.h>
+
+namespace dpl {
+
+namespace {
+
+const char *severityName(Severity s) {
+  switch (s) {
+  case Severity::Error: return "error";
+  case Severity::Warning: return "warning";
+  case Severity::Note: return "note";
+  }
+  return "error";
+}
+
+llvm::SourceMgr::DiagKind llvmKind(Severity s) {
+  switch (s) {
+  case Severity::Error: return llvm::SourceMgr::DK_Error;
+  case Severity::Warning: return llvm::SourceMgr::DK_Warning;
+  case Severity::Note: return llvm::SourceMgr::DK_Note;
+  }
+  return llvm::SourceMgr::DK_Error;
+}
+
+struct Span {
+  std::string file;
+  unsigned line = 0, column = 0, endLine = 0, endColumn = 0;
+  size_t byte = 0, endByte = 0;
+  bool valid = false;
+};
+
+Span spanOf(SourceManager &sm, llvm::SMRange r, const std::string &fallbackFile) {
+  Span s;
+  unsigned buf = sm.bufferOf(r.Start);
+  if (!buf) {
+    s.file = fallbackFile;
+    return s;
+  }
+  s.valid = true;
+  s.file = sm.displayPath(buf);
+  LineCol a = sm.lineCol(r.Start);
+  llvm::SMLoc endLoc = r.End.isValid() && r.End.getPointer() > r.Start.getPointer() ? r.End : r.Start;
+  LineCol b = sm.lineCol(endLoc);
+  s.line = a.line;
+  s.column = a.column;
+  s.endLine = b.line;
+  s.endColumn = b.column == a.column && b.line == a.line ? a.column + 1 : b.column;
+  const char *base = sm.text(buf).data();
+  s.byte = r.Start.getPointer() - base;
+  s.endByte = endLoc.getPointer() - base;
+  return s;
+}
+
+void renderText(DiagnosticEngine &engine, llvm::raw_ostream &os, bool color) {
+  SourceManager &sm = engine.sources();
+  auto printAt = [&](llvm::SMRange range, Severity sev, const std::string &msg,
+                     const std::string &file) {
+    if (sm.bufferOf(range.Start)) {
+      llvm::SmallVector<llvm::SMRange, 1> ranges;
+      if (range.End.isValid() && range.End.getPointer() > range.Start.getPointer())
+        ranges.push_back(range);
+      sm.llvm().PrintMessage(os, range.Start, llvmKind(sev), msg, ranges, {}, color);
+      return;
+    }
+    llvm::SMDiagnostic d(file, llvmKind(sev), msg);
+    d.print(nullptr, os, color);
+  };
+  for (const Diagnostic *d : engine.sorted()) {
+    std::string msg = d->message + " [" + diagInfo(d->id).id + "]";
+    printAt(d->range, d->severity, msg, d->file);
+    for (const DiagNote &n : d->notes) {
+      if (sm.bufferOf(n.range.Start)) {
+        printAt(n.range, Severity::Note, n.message, "");
+      } else {
+        // A hint without a location: clang's fix-it style, one line.
+        llvm::SMDiagnostic hint("", llvm::SourceMgr::DK_Note, n.message);
+        hint.print(nullptr, os, color, /*ShowKindLabel=*/true);
+      }
+    }
+  }
+  if (engine.droppedAny())
+    os << "deployc: too many errors emitted, stopping now (use --max-errors 0 for all)\n";
+  std::string summary = diagnosticSummary(engine);
+  if (!summary.empty())
+    os << summary << ".\n";
+}
+
+llvm::json::Object jsonPos(unsigned line, unsigned col, size_t byte) {
+  return llvm::json::Object{{"line", line}, {"column", col}, {"byte", static_cast<int64_t>(byte)}};
+}
+
+llvm::json::Value jsonRange(const Span &s) {
+  if (!s.valid) {
+    if (s.file.empty())
+      return nullptr;
+    return llvm::json::Object{{"filename", s.file}};
+  }
+  return llvm::json::Object{{"filename", s.file},
+                            {"start", jsonPos(s.line, s.column, s.byte)},
+                            {"end", jsonPos(s.endLine, s.endColumn, s.endByte)}};
+}
+
+void renderJson(DiagnosticEngine &engine, llvm::raw_ostream &os) {
+  SourceManager &sm = engine.sources();
+  llvm::json::Array diags;
+  for (const Diagnostic *d : engine.sorted()) {
+    const DiagInfo &info = diagInfo(d->id);
+    llvm::json::Array notes;
+    for (const DiagNote &n : d->notes)
+      notes.push_back(llvm::json::Object{{"message", n.message},
+                                         {"range", jsonRange(spanOf(sm, n.range, ""))}});
+    diags.push_back(llvm::json::Object{{"id", info.id},
+                                       {"name", info.name},
+                                       {"severity", severityName(d->severity)},
+                                       {"summary", d->message},
+                                       {"range", jsonRange(spanOf(sm, d->range, d->file))},
+                                       {"notes", std::move(notes)}});
+  }
+  llvm::json::Object root{{"format_version", "1.0"},
+                          {"valid", !engine.hasErrors()},
+                          {"error_count", engine.errorCount()},
+                          {"warning_count", engine.warningCount()},
+                          {"diagnostics", std::move(diags)}};
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+}
+
+/// Repository-relative URI for SARIF: relative to the working directory,
+/// forward slashes, percent-encoding of spaces.
+std::string sarifUri(const std::string &path) {
+  llvm::SmallString<256> p(path);
+  if (llvm::sys::path::is_absolute(p)) {
+    llvm::SmallString<256> cwd;
+    if (!llvm::sys::fs::current_path(cwd)) {
+      llvm::StringRef rel(p);
+      if (rel.consume_front(cwd) && rel.consume_front("/"))
+        p = rel;
+    }
+  }
+  llvm::sys::path::remove_dots(p, /*remove_dot_dot=*/true, llvm::sys::path::Style::posix);
+  std::string out;
+  for (char c : p) {
+    if (c == ' ')
+      out += "%20";
+    else if (c == '%')
+      out += "%25";
+    else
+      out += c;
+  }
+  return out;
+}
+
+llvm::json::Object sarifLocation(const Span &s) {
+  llvm::json::Object phys{{"artifactLocation",
+                           llvm::json::Object{{"uri", sarifUri(s.file)}, {"uriBaseId", "%SRCROOT%"}}}};
+  if (s.valid)
+    phys["region"] = llvm::json::Object{{"startLine", s.line},
+                                        {"startColumn", s.column},
+                                        {"endLine", s.endLine},
+                                        {"endColumn", s.endColumn}};
+  return llvm::json::Object{{"physicalLocation", std::move(phys)}};
+}
+
+void renderSarif(DiagnosticEngine &engine, llvm::raw_ostream &os, const RenderOptions &opts) {
+  SourceManager &sm = engine.sources();
+  llvm::json::Array rules;
+  std::vector<int> ruleIndex(allDiagInfos().size(), -1);
+  int next = 0;
+  for (size_t i = 0; i < allDiagInfos().size(); ++i) {
+    const DiagInfo &info = allDiagInfos()[i];
+    if (info.severity == Severity::Note)
+      continue;
+    ruleIndex[i] = next++;
+    rules.push_back(llvm::json::Object{
+        {"id", info.id},
+        {"name", info.name},
+        {"shortDescription", llvm::json::Object{{"text", info.name}}},
+        {"fullDescription", llvm::json::Object{{"text", info.format}}},
+        {"helpUri", std::string("https://deployc.dev/docs/language#") + info.id},
+        {"defaultConfiguration",
+         llvm::json::Object{{"level", severityName(info.severity)}}}});
+  }
+  llvm::json::Array results;
+  for (const Diagnostic *d : engine.sorted()) {
+    const DiagInfo &info = diagInfo(d->id);
+    Span span = spanOf(sm, d->range, d->file);
+    std::string text = d->message;
+    llvm::json::Array related;
+    int relId = 1;
+    for (const DiagNote &n : d->notes) {
+      Span ns = spanOf(sm, n.range, "");
+      if (!ns.valid) {
+        text += "\n" + n.message; // hints become part of the message
+        continue;
+      }
+      llvm::json::Object loc = sarifLocation(ns);
+      loc["id"] = relId++;
+      loc["message"] = llvm::json::Object{{"text", n.message}};
+      related.push_back(std::move(loc));
+    }
+    llvm::json::Object result{{"ruleId", info.id},
+                              {"ruleIndex", ruleIndex[static_cast<size_t>(d->id)]},
+                              {"level", severityName(d->severity)},
+                              {"message", llvm::json::Object{{"text", text}}},
+                              {"locations", llvm::json::Array{sarifLocation(span)}}};
+    if (!related.empty())
+      result["relatedLocations"] = std::move(related);
+    results.push_back(std::move(result));
+  }
+  llvm::json::Object driver{{"name", "deployc"},
+                            {"version", opts.toolVersion},
+                            {"informationUri", "https://deployc.dev"},
+                            {"rules", std::move(rules)}};
+  llvm::json::Object run{{"tool", llvm::json::Object{{"driver", std::move(driver)}}},
+                         {"columnKind", "unicodeCodePoints"},
+                         {"results", std::move(results)}};
+  llvm::json::Object root{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+                          {"version", "2.1.0"},
+                          {"runs", llvm::json::Array{std::move(run)}}};
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+}
+
+/// Escaping rules of GitHub workflow commands (data and property values).
+std::string ghEscape(llvm::StringRef s, bool property) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+    case '%': out += "%25"; break;
+    case '\r': out += "%0D"; break;
+    case '\n': out += "%0A"; break;
+    case ':': out += property ? "%3A" : ":"; break;
+    case ',': out += property ? "%2C" : ","; break;
+    default: out += c;
+    }
+  }
+  return out;
+}
+
+void renderGithub(DiagnosticEngine &engine, llvm::raw_ostream &os) {
+  SourceManager &sm = engine.sources();
+  for (const Diagnostic *d : engine.sorted()) {
+    const DiagInfo &info = diagInfo(d->id);
+    Span s = spanOf(sm, d->range, d->file);
+    std::string text = d->message;
+    for (const DiagNote &n : d->notes) {
+      Span ns = spanOf(sm, n.range, "");
+      if (ns.valid)
+        text += fmt::format("\nnote: {}:{}:{}: {}", ns.file, ns.line, ns.column, n.message);
+      else
+        text += "\nnote: " + n.message;
+    }
+    os << "::" << (d->severity == Severity::Error ? "error" : "warning");
+    if (!s.file.empty()) {
+      os << " file=" << ghEscape(s.file, true);
+      if (s.valid)
+        os << ",line=" << s.line << ",col=" << s.column << ",endLine=" << s.endLine
+           << ",endColumn=" << s.endColumn;
+      os << ",";
+    } else {
+      os << " ";
+    }
+    os << "title=" << ghEscape(std::string(info.id) + " " + info.name, true) << "::"
+       << ghEscape(text, false) << "\n";
+  }
+}
+
+} // namespace
+
+void renderDiagnostics(DiagnosticEngine &engine, llvm::raw_ostream &os,
+                       const RenderOptions &options) {
+  switch (options.format) {
+  case OutputFormat::Text: renderText(engine, os, options.color); break;
+  case OutputFormat::Json: renderJson(engine, os); break;
+  case OutputFormat::Sarif: renderSarif(engine, os, options); break;
+  case OutputFormat::Github: renderGithub(engine, os); break;
+  }
+}
+
+} // namespace dpl

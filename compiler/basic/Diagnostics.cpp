@@ -1,0 +1,88 @@
+// Diagnostic table and collection.
+#include "compiler/basic/Diagnostics.h"
+
+#include <algorithm>
+
+namespace dpl {
+
+static const DiagInfo kDiagTable[] = {
+#define DIAG(ID, SEV, NAME, FMT) {#ID, Severity::SEV, #NAME, FMT},
+#include "compiler/basic/Diagnostics.def"
+};
+
+const DiagInfo &diagInfo(DiagId id) { return kDiagTable[static_cast<unsigned>(id)]; }
+
+llvm::ArrayRef<DiagInfo> allDiagInfos() { return kDiagTable; }
+
+DiagnosticEngine::Builder DiagnosticEngine::add(DiagId id, llvm::SMRange range,
+                                                std::string message) {
+  Severity sev = diagInfo(id).severity;
+  if (sev == Severity::Error) {
+    if (limitReached()) {
+      droppedAny_ = true;
+      return Builder(this, nullptr);
+    }
+    ++errorCount_;
+  } else if (sev == Severity::Warning) {
+    ++warningCount_;
+  }
+  diags_.push_back(std::make_unique<Diagnostic>(
+      Diagnostic{id, sev, range, std::move(message), {}}));
+  return Builder(this, diags_.back().get());
+}
+
+std::vector<const Diagnostic *> DiagnosticEngine::sorted() const {
+  std::vector<const Diagnostic *> out;
+  out.reserve(diags_.size());
+  for (auto &d : diags_)
+    out.push_back(d.get());
+  auto key = [&](const Diagnostic *d) {
+    unsigned buf = sm_.bufferOf(d->range.Start);
+    size_t off = buf ? d->range.Start.getPointer() - sm_.text(buf).data() : 0;
+    return std::pair<unsigned, size_t>(buf, off);
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const Diagnostic *a, const Diagnostic *b) { return key(a) < key(b); });
+  return out;
+}
+
+std::string diagnosticSummary(const DiagnosticEngine &engine) {
+  auto plural = [](unsigned n, const char *word) {
+    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+  };
+  unsigned e = engine.errorCount(), w = engine.warningCount();
+  if (!e && !w)
+    return "";
+  if (e && w)
+    return plural(e, "error") + " and " + plural(w, "warning") + " generated";
+  return (e ? plural(e, "error") : plural(w, "warning")) + " generated";
+}
+
+std::string quotedList(llvm::ArrayRef<std::string> names, llvm::StringRef conj) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i)
+      out += (i + 1 == names.size()) ? (" " + conj.str() + " ") : ", ";
+    out += "`" + names[i] + "`";
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string closestName(llvm::StringRef name, llvm::ArrayRef<std::string> candidates) {
+  // Allow roughly one typo per three characters, as clang's typo correction does.
+  unsigned limit = std::max<unsigned>(1, (name.size() + 2) / 3);
+  std::string best;
+  unsigned bestDist = limit + 1;
+  for (auto &c : candidates) {
+    if (c == name)
+      continue;
+    unsigned d = name.edit_distance(c, /*AllowReplacements=*/true, limit + 1);
+    if (d < bestDist || (d == bestDist && c < best)) {
+      bestDist = d;
+      best = c;
+    }
+  }
+  return bestDist <= limit ? best : "";
+}
+
+} // namespace dpl

@@ -1,0 +1,141 @@
+// Loading a policy tree and the stdlib, then parse → check.
+#include "compiler/driver/Compilation.h"
+
+#include "compiler/parse/Parser.h"
+
+#include <llvm/Support/ConvertUTF.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/Path.h>
+
+#include <algorithm>
+
+namespace dpl {
+
+Compilation::Compilation(CompileOptions options)
+    : options_(std::move(options)), diags_(sources_) {
+  diags_.setMaxErrors(options_.maxErrors);
+}
+
+Compilation::~Compilation() = default;
+
+std::string defaultStdlibDir(const char *argv0) {
+  std::string exe = llvm::sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&defaultStdlibDir));
+  llvm::SmallString<256> dir(llvm::sys::path::parent_path(exe));
+  llvm::sys::path::append(dir, "..", "share", "deployc", "stdlib");
+  llvm::sys::path::remove_dots(dir, true);
+  return std::string(dir);
+}
+
+bool Compilation::loadFile(const std::string &path, const std::string &display,
+                           const std::string &rel, bool isStdlib) {
+  uint64_t size = 0;
+  if (!llvm::sys::fs::file_size(path, size) && size > options_.maxFileSize) {
+    diags_.reportFile(DiagId::E004, display, size, options_.maxFileSize);
+    ioFailed_ = true;
+    return false;
+  }
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/true);
+  if (!buf) {
+    diags_.reportFile(DiagId::E001, display, display, buf.getError().message());
+    ioFailed_ = true;
+    return false;
+  }
+  llvm::StringRef text = (*buf)->getBuffer();
+  const llvm::UTF8 *p = reinterpret_cast<const llvm::UTF8 *>(text.data());
+  const llvm::UTF8 *end = p + text.size();
+  if (!llvm::isLegalUTF8String(&p, end)) {
+    diags_.reportFile(DiagId::E002, display,
+                      static_cast<size_t>(p - reinterpret_cast<const llvm::UTF8 *>(text.data())));
+    ioFailed_ = true;
+    return false;
+  }
+  auto named = llvm::MemoryBuffer::getMemBufferCopy(text, display);
+  sources_.addBuffer(std::move(named), display, rel);
+  (void)isStdlib;
+  return true;
+}
+
+/// Loads every `*.dpl` below `dir` in sorted relative-path order, so the
+/// result never depends on directory iteration order.
+bool Compilation::loadDirectory(const std::string &dir, bool isStdlib) {
+  bool isDir = false;
+  if (std::error_code ec = llvm::sys::fs::is_directory(dir, isDir); ec || !isDir) {
+    diags_.reportFile(DiagId::E001, dir, dir, ec ? ec.message() : "not a directory");
+    ioFailed_ = true;
+    return false;
+  }
+  std::vector<std::string> rels;
+  std::error_code ec;
+  for (llvm::sys::fs::recursive_directory_iterator it(dir, ec, /*follow_symlinks=*/false), end;
+       it != end && !ec; it.increment(ec)) {
+    llvm::StringRef name = llvm::sys::path::filename(it->path());
+    if (name.startswith(".") && it->type() == llvm::sys::fs::file_type::directory_file) {
+      it.no_push(); // skip .git, .deploy and other hidden directories
+      continue;
+    }
+    if (!name.endswith(".dpl"))
+      continue;
+    auto type = it->type();
+    if (type != llvm::sys::fs::file_type::regular_file &&
+        type != llvm::sys::fs::file_type::symlink_file)
+      continue;
+    llvm::StringRef rel(it->path());
+    rel.consume_front(dir);
+    rel = rel.ltrim('/');
+    rels.push_back(rel.str());
+  }
+  if (ec) {
+    diags_.reportFile(DiagId::E001, dir, dir, ec.message());
+    ioFailed_ = true;
+    return false;
+  }
+  std::sort(rels.begin(), rels.end());
+  if (rels.empty() && !isStdlib) {
+    diags_.reportFile(DiagId::E003, dir, dir);
+    ioFailed_ = true;
+    return false;
+  }
+  llvm::StringRef displayRoot(dir);
+  while (displayRoot.size() > 1 && displayRoot.endswith("/"))
+    displayRoot = displayRoot.drop_back();
+  for (const std::string &rel : rels) {
+    llvm::SmallString<256> full(dir);
+    llvm::sys::path::append(full, rel);
+    std::string display = displayRoot == "." ? rel : (displayRoot + "/" + rel).str();
+    unsigned before = sources_.numBuffers();
+    if (!loadFile(std::string(full), display, rel, isStdlib))
+      continue;
+    ast::SourceFile *f = parseFile(before + 1, rel, isStdlib, ast_, diags_);
+    if (!isStdlib)
+      ++policyFiles_;
+    (void)f;
+  }
+  return true;
+}
+
+bool Compilation::run() {
+  // The stdlib first: its files are parsed like any other.
+  size_t firstPolicy = 0;
+  if (!loadDirectory(options_.stdlibDir, /*isStdlib=*/true))
+    return false;
+  firstPolicy = ast_.files.size();
+  std::vector<const ast::SourceFile *> stdlibFiles, policy;
+  for (auto &f : ast_.files)
+    stdlibFiles.push_back(f.get());
+  auto stdlib = loadStdlib(stdlibFiles, diags_);
+  if (diags_.hasErrors()) {
+    ioFailed_ = true; // a broken stdlib is an installation problem
+    return false;
+  }
+  loadDirectory(options_.root, /*isStdlib=*/false);
+  for (size_t i = firstPolicy; i < ast_.files.size(); ++i)
+    policy.push_back(ast_.files[i].get());
+  if (ioFailed_)
+    return false;
+  model_ = checkProgram(policy, *stdlib, diags_);
+  stdlib_ = std::move(stdlib);
+  return !diags_.hasErrors();
+}
+
+} // namespace dpl

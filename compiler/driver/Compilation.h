@@ -1,0 +1,56 @@
+// A compilation: loading a policy tree and the stdlib, parsing, checking.
+// Shared by `deployc check` and (later) `compile`, `explain`, `graph`.
+#pragma once
+
+#include "compiler/ast/AST.h"
+#include "compiler/basic/Diagnostics.h"
+#include "compiler/sema/Model.h"
+
+#include <memory>
+#include <string>
+
+namespace dpl {
+
+struct CompileOptions {
+  std::string root;       ///< policy tree directory
+  std::string stdlibDir;  ///< directory of stdlib *.dpl files
+  unsigned maxErrors = 20;
+  /// Files larger than this are rejected with E004 (bytes).
+  uint64_t maxFileSize = 64ull << 20;
+};
+
+class Compilation {
+public:
+  explicit Compilation(CompileOptions options);
+  ~Compilation();
+
+  /// Runs load → parse → check. Returns false on any error; `ioFailed()`
+  /// tells whether the failure was I/O (exit code 2) rather than policy errors.
+  bool run();
+
+  bool ioFailed() const { return ioFailed_; }
+  SourceManager &sources() { return sources_; }
+  DiagnosticEngine &diags() { return diags_; }
+  ast::ASTContext &ast() { return ast_; }
+  const Model *model() const { return model_.get(); }
+  size_t policyFileCount() const { return policyFiles_; }
+
+private:
+  bool loadDirectory(const std::string &dir, bool isStdlib);
+  bool loadFile(const std::string &path, const std::string &display, const std::string &rel,
+                bool isStdlib);
+
+  CompileOptions options_;
+  SourceManager sources_;
+  DiagnosticEngine diags_;
+  ast::ASTContext ast_;
+  std::unique_ptr<Stdlib> stdlib_;
+  std::unique_ptr<Model> model_;
+  bool ioFailed_ = false;
+  size_t policyFiles_ = 0;
+};
+
+/// Default stdlib location: <dir of executable>/../share/deployc/stdlib.
+std::string defaultStdlibDir(const char *argv0);
+
+} // namespace dpl

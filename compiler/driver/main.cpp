@@ -1,0 +1,98 @@
+// deployc: the DPL compiler driver (`deployc check`, …).
+#include "compiler/driver/Compilation.h"
+
+#include <CLI/CLI.hpp>
+#include <llvm/Support/Process.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <unistd.h>
+
+namespace {
+
+constexpr const char *kVersion = "0.1.0";
+
+/// Exit codes: 0 no errors, 1 policy errors, 2 usage or I/O error.
+enum ExitCode { ExitOk = 0, ExitErrors = 1, ExitUsage = 2 };
+
+struct CommonFlags {
+  std::string format = "text";
+  std::string color = "auto";
+  unsigned maxErrors = 20;
+  std::string stdlib;
+};
+
+void addCommon(CLI::App *cmd, CommonFlags &f) {
+  cmd->add_option("--format", f.format, "Output format")
+      ->check(CLI::IsMember({"text", "json", "sarif", "github"}));
+  cmd->add_option("--color", f.color, "Colour diagnostics")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->add_option("--max-errors", f.maxErrors, "Stop after N errors (0 = no limit)");
+  cmd->add_option("--stdlib", f.stdlib, "Directory of the DPL standard library");
+}
+
+int runCheck(const std::string &dir, const CommonFlags &flags, const char *argv0) {
+  dpl::CompileOptions opts;
+  opts.root = dir;
+  opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
+  opts.maxErrors = flags.maxErrors;
+  dpl::Compilation comp(opts);
+  bool ok = comp.run();
+
+  dpl::RenderOptions render;
+  render.toolVersion = kVersion;
+  render.format = flags.format == "json"    ? dpl::OutputFormat::Json
+                  : flags.format == "sarif" ? dpl::OutputFormat::Sarif
+                  : flags.format == "github" ? dpl::OutputFormat::Github
+                                             : dpl::OutputFormat::Text;
+  bool text = render.format == dpl::OutputFormat::Text;
+  render.color = flags.color == "always" ||
+                 (flags.color == "auto" && text && llvm::errs().has_colors());
+  // Text diagnostics go to stderr like a compiler's; machine formats to stdout.
+  llvm::raw_ostream &diagOut = text ? llvm::errs() : llvm::outs();
+  renderDiagnostics(comp.diags(), diagOut, render);
+  diagOut.flush();
+
+  if (comp.ioFailed())
+    return ExitUsage;
+  if (text && ok) {
+    const dpl::Model *m = comp.model();
+    size_t units = m->environments.size() * m->services.size();
+    llvm::outs() << "deployc: checked " << comp.policyFileCount() << " files: "
+                 << m->stakeholders.size() << " stakeholders, " << m->groups.size() << " groups, "
+                 << m->environments.size() << " environments, " << m->services.size()
+                 << " services, " << units << " units, " << m->rules.size() << " rules; no errors";
+    if (comp.diags().warningCount())
+      llvm::outs() << " (" << comp.diags().warningCount() << " warning"
+                   << (comp.diags().warningCount() == 1 ? "" : "s") << ")";
+    llvm::outs() << "\n";
+  }
+  return ok ? ExitOk : ExitErrors;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"deployc: compiles deployment policy (DPL) into deployment plans"};
+  app.set_version_flag("--version", std::string("deployc ") + kVersion);
+  app.require_subcommand(1);
+
+  CommonFlags checkFlags;
+  std::string checkDir = ".";
+  CLI::App *check = app.add_subcommand("check", "Parse, type-check and verify a policy tree");
+  check->add_option("DIR", checkDir, "Policy tree (default: current directory)");
+  addCommon(check, checkFlags);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion &e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError &e) {
+    app.exit(e);
+    return ExitUsage;
+  }
+  if (check->parsed())
+    return runCheck(checkDir, checkFlags, argv[0]);
+  return ExitUsage;
+}

@@ -1,0 +1,891 @@
+// Parse phase: runs the ANTLR lexer and parser (SLL first, LL on error),
+// turns syntax errors into plain-word diagnostics, and builds the AST.
+#include "compiler/parse/Parser.h"
+
+#include "DPLLexer.h"
+#include "DPLParser.h"
+#include "antlr4-runtime.h"
+
+#include <llvm/ADT/StringExtras.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+using dpl::gen::DPLLexer;
+using dpl::gen::DPLParser;
+
+namespace dpl {
+namespace {
+
+/// ANTLR indexes characters by code point; diagnostics need byte offsets.
+class OffsetMap {
+public:
+  explicit OffsetMap(llvm::StringRef text) : size_(text.size()) {
+    bool ascii = true;
+    for (unsigned char c : text)
+      if (c >= 0x80) {
+        ascii = false;
+        break;
+      }
+    if (ascii)
+      return;
+    for (size_t i = 0; i < text.size(); ++i)
+      if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80)
+        starts_.push_back(static_cast<uint32_t>(i));
+  }
+  size_t byteOf(size_t codePoint) const {
+    if (starts_.empty())
+      return std::min(codePoint, size_);
+    return codePoint < starts_.size() ? starts_[codePoint] : size_;
+  }
+
+private:
+  size_t size_;
+  std::vector<uint32_t> starts_;
+};
+
+/// Human names for tokens in messages: "`;`", "a name", "end of file".
+std::string tokenDescription(antlr4::Parser *parser, size_t type) {
+  switch (type) {
+  case antlr4::Token::EOF: return "end of file";
+  case DPLLexer::IDENT: return "a name";
+  case DPLLexer::INT: return "an integer";
+  case DPLLexer::FLOAT: return "a number";
+  case DPLLexer::DURATION: return "a duration";
+  case DPLLexer::PERCENT: return "a percentage";
+  case DPLLexer::TIME: return "a time";
+  case DPLLexer::STRING:
+  case DPLLexer::UNTERMINATED_STRING: return "a string";
+  default: break;
+  }
+  std::string lit = parser->getVocabulary().getLiteralName(type);
+  if (lit.size() >= 2 && lit.front() == '\'')
+    return "`" + lit.substr(1, lit.size() - 2) + "`";
+  return parser->getVocabulary().getDisplayName(type);
+}
+
+std::string foundDescription(antlr4::Token *t) {
+  if (!t || t->getType() == antlr4::Token::EOF)
+    return "end of file";
+  std::string text = t->getText();
+  if (text.size() > 40)
+    text = text.substr(0, 37) + "...";
+  return "`" + text + "`";
+}
+
+/// What the parser was reading, for "expected `;` after field value".
+const char *ruleContextPhrase(size_t rule) {
+  switch (rule) {
+  case DPLParser::RuleStmt: return "after field value";
+  case DPLParser::RuleDecl: return "after declaration";
+  case DPLParser::RuleParamDecl: return "after parameter declaration";
+  case DPLParser::RuleCallArgs: return "in argument list";
+  case DPLParser::RulePrimary: return "in list or map";
+  case DPLParser::RuleMapEntry: return "in map entry";
+  case DPLParser::RuleTypeAtom: return "in type";
+  default: return nullptr;
+  }
+}
+
+/// What a large expected set means, by the rule being parsed.
+std::string expectedByRule(size_t rule, const antlr4::misc::IntervalSet &expected) {
+  switch (rule) {
+  case DPLParser::RuleFile:
+  case DPLParser::RuleDecl:
+    if (expected.contains(static_cast<size_t>(DPLLexer::T__0)))
+      return "a declaration (`owner`, `stakeholder`, `group`, `environment`, `defaults`, "
+             "`service` or `rule`)";
+    break;
+  case DPLParser::RuleBlock:
+  case DPLParser::RuleStmt:
+    return "a field, `in`, `when`, `require` or `constrain` statement, or `}`";
+  case DPLParser::RuleValue:
+  case DPLParser::RuleExpr:
+  case DPLParser::RuleAndExpr:
+  case DPLParser::RuleNotExpr:
+  case DPLParser::RuleCmpExpr:
+  case DPLParser::RuleAddExpr:
+  case DPLParser::RuleUnaryExpr:
+  case DPLParser::RulePostfixExpr:
+  case DPLParser::RulePrimary:
+  case DPLParser::RuleLiteral:
+  case DPLParser::RuleArg:
+    return "a value";
+  case DPLParser::RuleIdent:
+    return "a name";
+  case DPLParser::RuleTypeExpr:
+  case DPLParser::RuleTypeAtom:
+    return "a type";
+  default: break;
+  }
+  return "";
+}
+
+/// Error strategy that words messages for people and reports them straight
+/// into the DiagnosticEngine. Recovery is ANTLR's (single-token insertion and
+/// deletion, then resync); reporting is suppressed while recovering, which
+/// keeps one mistake from producing a cascade.
+class DiagErrorStrategy : public antlr4::DefaultErrorStrategy {
+public:
+  DiagErrorStrategy(DiagnosticEngine &diags, llvm::StringRef text, const OffsetMap &offsets)
+      : diags_(diags), text_(text), offsets_(offsets) {}
+
+  bool reported = false;
+
+protected:
+  void reportNoViableAlternative(antlr4::Parser *parser,
+                                 const antlr4::NoViableAltException &e) override {
+    antlr4::Token *t = e.getOffendingToken();
+    std::string expected = describeExpected(parser, e.getExpectedTokens(), parser->getContext());
+    report(t, expected.empty() ? "unexpected " + foundDescription(t)
+                               : "expected " + expected + ", found " + foundDescription(t));
+  }
+
+  void reportInputMismatch(antlr4::Parser *parser, const antlr4::InputMismatchException &e) override {
+    antlr4::Token *t = e.getOffendingToken();
+    auto expectedSet = e.getExpectedTokens();
+    std::string expected = describeExpected(parser, expectedSet, parser->getContext());
+    if (expectedSet.size() == 1 && expectedSet.contains(static_cast<size_t>(DPLLexer::T__1))) {
+      reportAfterPrevious(parser, "expected `;` " + phraseFor(parser));
+      return;
+    }
+    report(t, "expected " + expected + ", found " + foundDescription(t));
+  }
+
+  void reportUnwantedToken(antlr4::Parser *parser) override {
+    if (inErrorRecoveryMode(parser))
+      return;
+    beginErrorCondition(parser);
+    antlr4::Token *t = parser->getCurrentToken();
+    std::string expected = describeExpected(parser, getExpectedTokens(parser), parser->getContext());
+    if (expected.empty())
+      report(t, "unexpected " + foundDescription(t));
+    else
+      report(t, "unexpected " + foundDescription(t) + "; expected " + expected);
+  }
+
+  void reportMissingToken(antlr4::Parser *parser) override {
+    if (inErrorRecoveryMode(parser))
+      return;
+    beginErrorCondition(parser);
+    auto expected = getExpectedTokens(parser);
+    std::string what = describeExpected(parser, expected, parser->getContext());
+    std::string phrase = phraseFor(parser);
+    reportAfterPrevious(parser, "expected " + what + (phrase.empty() ? "" : " " + phrase));
+  }
+
+private:
+  std::string phraseFor(antlr4::Parser *parser) {
+    auto *ctx = parser->getContext();
+    if (!ctx)
+      return "";
+    // Name the statement kind precisely where we can.
+    if (dynamic_cast<DPLParser::FieldStmtContext *>(ctx))
+      return "after field value";
+    if (dynamic_cast<DPLParser::RequireStmtContext *>(ctx))
+      return "after guard";
+    if (dynamic_cast<DPLParser::WhenStmtContext *>(ctx))
+      return "after `when` condition";
+    if (dynamic_cast<DPLParser::ConstrainStmtContext *>(ctx))
+      return "after constraint";
+    if (dynamic_cast<DPLParser::OwnerDeclContext *>(ctx))
+      return "after owner name";
+    if (dynamic_cast<DPLParser::GroupDeclContext *>(ctx))
+      return "after group members";
+    const char *p = ruleContextPhrase(ctx->getRuleIndex());
+    return p ? p : "";
+  }
+
+  std::string describeExpected(antlr4::Parser *parser, const antlr4::misc::IntervalSet &set,
+                               antlr4::ParserRuleContext *ctx) {
+    if (set.size() == 0)
+      return "";
+    if (set.size() <= 3) {
+      std::vector<std::string> names;
+      for (size_t t : set.toList())
+        names.push_back(tokenDescription(parser, t));
+      std::string out;
+      for (size_t i = 0; i < names.size(); ++i)
+        out += (i ? (i + 1 == names.size() ? " or " : ", ") : "") + names[i];
+      return out;
+    }
+    std::string byRule = ctx ? expectedByRule(ctx->getRuleIndex(), set) : "";
+    if (!byRule.empty())
+      return byRule;
+    return "a value";
+  }
+
+  llvm::SMLoc locOf(size_t codePoint) {
+    return llvm::SMLoc::getFromPointer(text_.data() + offsets_.byteOf(codePoint));
+  }
+
+  void report(antlr4::Token *t, const std::string &message) {
+    reported = true;
+    if (!t || t->getType() == antlr4::Token::EOF) {
+      llvm::SMLoc end = llvm::SMLoc::getFromPointer(text_.data() + text_.size());
+      diags_.report(DiagId::E100, end, message);
+      return;
+    }
+    llvm::SMLoc a = locOf(t->getStartIndex());
+    llvm::SMLoc b = locOf(t->getStopIndex() + 1);
+    diags_.report(DiagId::E100, llvm::SMRange(a, b), message);
+  }
+
+  /// clang places "expected `;`" right after the previous token.
+  void reportAfterPrevious(antlr4::Parser *parser, const std::string &message) {
+    reported = true;
+    antlr4::Token *prev = parser->getTokenStream()->LT(-1);
+    if (!prev) {
+      report(parser->getCurrentToken(), message);
+      return;
+    }
+    diags_.report(DiagId::E100, locOf(prev->getStopIndex() + 1), message);
+  }
+
+  DiagnosticEngine &diags_;
+  llvm::StringRef text_;
+  const OffsetMap &offsets_;
+};
+
+/// Converts the parse tree to AST nodes. Tolerates the partial trees error
+/// recovery leaves behind: anything missing becomes an ErrorExpr or is skipped.
+class ASTBuilder {
+public:
+  ASTBuilder(ast::ASTContext &ctx, DiagnosticEngine &diags, llvm::StringRef text,
+             const OffsetMap &offsets)
+      : ctx_(ctx), diags_(diags), text_(text), offsets_(offsets) {}
+
+  void buildFile(DPLParser::FileContext *file, ast::SourceFile &out) {
+    for (auto *d : file->decl())
+      if (ast::Decl *decl = buildDecl(d))
+        out.decls.push_back(decl);
+  }
+
+private:
+  llvm::SMLoc loc(size_t codePoint) {
+    return llvm::SMLoc::getFromPointer(text_.data() + offsets_.byteOf(codePoint));
+  }
+  llvm::SMRange range(antlr4::Token *t) {
+    if (!t || t->getType() == antlr4::Token::EOF || t->getStartIndex() == kNoIndex) {
+      llvm::SMLoc end = llvm::SMLoc::getFromPointer(text_.data() + text_.size());
+      return {end, end};
+    }
+    return {loc(t->getStartIndex()), loc(t->getStopIndex() + 1)};
+  }
+  llvm::SMRange range(antlr4::ParserRuleContext *c) {
+    if (!c)
+      return {};
+    llvm::SMRange a = range(c->getStart());
+    antlr4::Token *stop = c->getStop();
+    if (!stop || stop->getStartIndex() == kNoIndex || stop->getTokenIndex() < c->getStart()->getTokenIndex())
+      return a;
+    return {a.Start, range(stop).End};
+  }
+  llvm::SMRange range(antlr4::tree::TerminalNode *n) { return n ? range(n->getSymbol()) : llvm::SMRange(); }
+
+  ast::Name name(DPLParser::IdentContext *c) {
+    if (!c || !c->getStart() || c->getStart()->getType() == antlr4::Token::EOF)
+      return {};
+    // A token inserted by error recovery has no text of its own.
+    if (c->getStart()->getStartIndex() == kNoIndex)
+      return {};
+    return {c->getText(), range(c)};
+  }
+
+  // ----------------------------------------------------------- declarations
+  ast::Decl *buildDecl(DPLParser::DeclContext *c) {
+    using K = ast::DeclKind;
+    if (auto *d = dynamic_cast<DPLParser::OwnerDeclContext *>(c))
+      return named<ast::OwnerDecl>(c, d->ident());
+    if (auto *d = dynamic_cast<DPLParser::StakeholderDeclContext *>(c))
+      return blockDecl(K::Stakeholder, c, d->ident(), d->block());
+    if (auto *d = dynamic_cast<DPLParser::EnvironmentDeclContext *>(c))
+      return blockDecl(K::Environment, c, d->ident(), d->block());
+    if (auto *d = dynamic_cast<DPLParser::DefaultsDeclContext *>(c))
+      return blockDecl(K::Defaults, c, nullptr, d->block());
+    if (auto *d = dynamic_cast<DPLParser::ServiceDeclContext *>(c))
+      return blockDecl(K::Service, c, d->ident(), d->block());
+    if (auto *d = dynamic_cast<DPLParser::RuleDeclContext *>(c))
+      return blockDecl(K::Rule, c, d->ident(), d->block());
+    if (auto *d = dynamic_cast<DPLParser::GroupDeclContext *>(c)) {
+      auto *g = named<ast::GroupDecl>(c, d->ident());
+      g->value = buildValue(d->value());
+      return g;
+    }
+    if (auto *d = dynamic_cast<DPLParser::GuardDeclContext *>(c)) {
+      auto *g = named<ast::GuardDecl>(c, d->ident());
+      for (auto *p : d->paramDecl())
+        g->params.push_back(buildParam(p));
+      if (d->block())
+        g->body = buildBlock(d->block());
+      return g;
+    }
+    if (auto *d = dynamic_cast<DPLParser::RecordDeclContext *>(c)) {
+      auto ids = d->ident();
+      auto *r = named<ast::RecordDecl>(c, ids.empty() ? nullptr : ids[0]);
+      if (ids.size() > 1)
+        r->family = name(ids[1]);
+      for (auto *p : d->paramDecl())
+        r->fields.push_back(buildParam(p));
+      return r;
+    }
+    if (auto *d = dynamic_cast<DPLParser::SchemaDeclContext *>(c)) {
+      auto *s = named<ast::SchemaDecl>(c, d->ident());
+      for (auto *p : d->paramDecl())
+        s->fields.push_back(buildParam(p));
+      return s;
+    }
+    if (auto *d = dynamic_cast<DPLParser::EnumDeclContext *>(c)) {
+      auto ids = d->ident();
+      auto *e = named<ast::EnumDecl>(c, ids.empty() ? nullptr : ids[0]);
+      for (size_t i = 1; i < ids.size(); ++i)
+        e->members.push_back(name(ids[i]));
+      return e;
+    }
+    return nullptr;
+  }
+
+  template <typename T> T *named(DPLParser::DeclContext *c, DPLParser::IdentContext *id) {
+    auto *d = ctx_.make<T>(range(c));
+    d->keyword = range(c->getStart());
+    d->name = name(id);
+    return d;
+  }
+
+  ast::Decl *blockDecl(ast::DeclKind kind, DPLParser::DeclContext *c, DPLParser::IdentContext *id,
+                       DPLParser::BlockContext *block) {
+    auto *d = ctx_.make<ast::BlockDecl>(kind, range(c));
+    d->keyword = range(c->getStart());
+    d->name = name(id);
+    if (block) {
+      d->body = buildBlock(block);
+      d->closeBrace = range(block->getStop());
+    }
+    return d;
+  }
+
+  ast::ParamDecl buildParam(DPLParser::ParamDeclContext *c) {
+    ast::ParamDecl p;
+    p.name = name(c->ident());
+    p.range = range(c);
+    if (c->typeExpr())
+      p.type = buildType(c->typeExpr());
+    if (c->value())
+      p.defaultValue = buildValue(c->value());
+    return p;
+  }
+
+  ast::TypeRef buildType(DPLParser::TypeExprContext *c) {
+    auto atoms = c->typeAtom();
+    if (atoms.size() == 1)
+      return buildTypeAtom(atoms[0]);
+    ast::TypeRef t;
+    t.isUnion = true;
+    t.range = range(c);
+    for (auto *a : atoms)
+      t.args.push_back(buildTypeAtom(a));
+    return t;
+  }
+  ast::TypeRef buildTypeAtom(DPLParser::TypeAtomContext *c) {
+    ast::TypeRef t;
+    t.name = name(c->ident());
+    t.range = range(c);
+    for (auto *a : c->typeExpr())
+      t.args.push_back(buildType(a));
+    t.optional = c->getStop() && c->getStop()->getText() == "?";
+    return t;
+  }
+
+  // ------------------------------------------------------------- statements
+  std::vector<ast::Stmt *> buildBlock(DPLParser::BlockContext *c) {
+    std::vector<ast::Stmt *> out;
+    for (auto *s : c->stmt())
+      if (ast::Stmt *stmt = buildStmt(s))
+        out.push_back(stmt);
+    return out;
+  }
+
+  ast::Stmt *buildStmt(DPLParser::StmtContext *c) {
+    if (auto *s = dynamic_cast<DPLParser::FieldStmtContext *>(c)) {
+      auto *f = ctx_.make<ast::FieldStmt>(range(c));
+      f->name = name(s->ident());
+      f->value = buildValue(s->value());
+      return f;
+    }
+    if (auto *s = dynamic_cast<DPLParser::InStmtContext *>(c)) {
+      auto *i = ctx_.make<ast::InStmt>(range(c));
+      i->predicate = buildExpr(s->expr());
+      if (s->block())
+        i->body = buildBlock(s->block());
+      return i;
+    }
+    if (auto *s = dynamic_cast<DPLParser::WhenStmtContext *>(c)) {
+      auto *w = ctx_.make<ast::WhenStmt>(range(c));
+      w->predicate = buildExpr(s->expr());
+      return w;
+    }
+    if (auto *s = dynamic_cast<DPLParser::ConstrainStmtContext *>(c)) {
+      auto *w = ctx_.make<ast::ConstrainStmt>(range(c));
+      w->predicate = buildExpr(s->expr());
+      return w;
+    }
+    if (auto *s = dynamic_cast<DPLParser::RequireStmtContext *>(c)) {
+      auto *r = ctx_.make<ast::RequireStmt>(range(c));
+      r->guard = name(s->ident());
+      if (s->callArgs()) {
+        r->hasParens = true;
+        r->args = buildArgs(s->callArgs());
+      }
+      return r;
+    }
+    return nullptr;
+  }
+
+  std::vector<ast::Arg> buildArgs(DPLParser::CallArgsContext *c) {
+    std::vector<ast::Arg> out;
+    for (auto *a : c->arg()) {
+      ast::Arg arg;
+      if (a->ident())
+        arg.name = name(a->ident());
+      arg.value = buildValue(a->value());
+      arg.range = range(a);
+      out.push_back(std::move(arg));
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ expressions
+  ast::Expr *error(antlr4::ParserRuleContext *c) { return ctx_.make<ast::ErrorExpr>(range(c)); }
+
+  ast::Expr *buildValue(DPLParser::ValueContext *c) {
+    if (!c)
+      return ctx_.make<ast::ErrorExpr>(llvm::SMRange());
+    if (auto *r = dynamic_cast<DPLParser::RecordValueContext *>(c)) {
+      auto *rec = ctx_.make<ast::RecordExpr>(range(c));
+      rec->kindName = name(r->ident());
+      if (r->block())
+        rec->body = buildBlock(r->block());
+      return rec;
+    }
+    if (auto *e = dynamic_cast<DPLParser::ExprValueContext *>(c))
+      return buildExpr(e->expr());
+    return error(c);
+  }
+
+  /// Folds `a op b op c` children (operands and operator terminals) left to right.
+  template <typename Operand, typename BuildFn>
+  ast::Expr *foldBinary(antlr4::ParserRuleContext *c, BuildFn buildOperand) {
+    ast::Expr *acc = nullptr;
+    ast::BinaryOp pending{};
+    llvm::SMRange opRange;
+    for (auto *child : c->children) {
+      if (auto *operand = dynamic_cast<Operand *>(child)) {
+        ast::Expr *rhs = buildOperand(operand);
+        if (!acc) {
+          acc = rhs;
+        } else {
+          auto *b = ctx_.make<ast::BinaryExpr>(llvm::SMRange(acc->range.Start, rhs->range.End));
+          b->op = pending;
+          b->opRange = opRange;
+          b->lhs = acc;
+          b->rhs = rhs;
+          acc = b;
+        }
+      } else if (auto *t = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
+        std::string op = t->getText();
+        pending = op == "or" ? ast::BinaryOp::Or
+                  : op == "and" ? ast::BinaryOp::And
+                  : op == "+" ? ast::BinaryOp::Add
+                              : ast::BinaryOp::Sub;
+        opRange = range(t);
+      }
+    }
+    return acc ? acc : error(c);
+  }
+
+  ast::Expr *buildExpr(DPLParser::ExprContext *c) {
+    if (!c)
+      return ctx_.make<ast::ErrorExpr>(llvm::SMRange());
+    return foldBinary<DPLParser::AndExprContext>(c, [&](auto *a) { return buildAnd(a); });
+  }
+  ast::Expr *buildAnd(DPLParser::AndExprContext *c) {
+    return foldBinary<DPLParser::NotExprContext>(c, [&](auto *n) { return buildNot(n); });
+  }
+  ast::Expr *buildNot(DPLParser::NotExprContext *c) {
+    if (c->notExpr()) {
+      auto *u = ctx_.make<ast::UnaryExpr>(range(c));
+      u->op = ast::UnaryOp::Not;
+      u->operand = buildNot(c->notExpr());
+      return u;
+    }
+    if (c->cmpExpr())
+      return buildCmp(c->cmpExpr());
+    return error(c);
+  }
+  ast::Expr *buildCmp(DPLParser::CmpExprContext *c) {
+    auto operands = c->addExpr();
+    if (operands.empty())
+      return error(c);
+    ast::Expr *lhs = buildAdd(operands[0]);
+    if (operands.size() < 2 || !c->cmpOp())
+      return lhs;
+    ast::Expr *rhs = buildAdd(operands[1]);
+    auto *b = ctx_.make<ast::BinaryExpr>(range(c));
+    std::string op = c->cmpOp()->getText();
+    using B = ast::BinaryOp;
+    b->op = op == "==" ? B::Eq : op == "!=" ? B::Ne : op == "<" ? B::Lt : op == "<=" ? B::Le
+          : op == ">" ? B::Gt : op == ">=" ? B::Ge : op == "in" ? B::In
+          : op == "matches" ? B::Matches : B::NotIn; // "notin": getText joins tokens
+    b->opRange = range(c->cmpOp());
+    b->lhs = lhs;
+    b->rhs = rhs;
+    return b;
+  }
+  ast::Expr *buildAdd(DPLParser::AddExprContext *c) {
+    return foldBinary<DPLParser::UnaryExprContext>(c, [&](auto *u) { return buildUnary(u); });
+  }
+  ast::Expr *buildUnary(DPLParser::UnaryExprContext *c) {
+    if (c->unaryExpr()) {
+      auto *u = ctx_.make<ast::UnaryExpr>(range(c));
+      u->op = ast::UnaryOp::Neg;
+      u->operand = buildUnary(c->unaryExpr());
+      return u;
+    }
+    if (c->postfixExpr())
+      return buildPostfix(c->postfixExpr());
+    return error(c);
+  }
+  ast::Expr *buildPostfix(DPLParser::PostfixExprContext *c) {
+    if (!c->primary())
+      return error(c);
+    ast::Expr *acc = buildPrimary(c->primary());
+    bool afterDot = false;
+    for (auto *child : c->children) {
+      if (child == c->primary())
+        continue;
+      if (auto *t = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
+        afterDot = t->getText() == ".";
+        continue;
+      }
+      if (auto *id = dynamic_cast<DPLParser::IdentContext *>(child)) {
+        if (!afterDot)
+          continue;
+        auto *m = ctx_.make<ast::MemberExpr>(llvm::SMRange(acc->range.Start, range(id).End));
+        m->base = acc;
+        m->member = name(id);
+        acc = m;
+      } else if (auto *args = dynamic_cast<DPLParser::CallArgsContext *>(child)) {
+        auto *call = ctx_.make<ast::CallExpr>(llvm::SMRange(acc->range.Start, range(args).End));
+        call->callee = acc;
+        call->args = buildArgs(args);
+        acc = call;
+      }
+      afterDot = false;
+    }
+    return acc;
+  }
+
+  ast::Expr *buildPrimary(DPLParser::PrimaryContext *c) {
+    if (auto *l = dynamic_cast<DPLParser::LiteralExprContext *>(c))
+      return l->literal() ? buildLiteral(l->literal()) : error(c);
+    if (auto *n = dynamic_cast<DPLParser::NameExprContext *>(c)) {
+      ast::Name nm = name(n->ident());
+      if (nm.empty())
+        return error(c);
+      auto *e = ctx_.make<ast::NameExpr>(nm.range);
+      e->name = nm.text;
+      return e;
+    }
+    if (auto *p = dynamic_cast<DPLParser::ParenExprContext *>(c))
+      return buildExpr(p->expr());
+    if (auto *l = dynamic_cast<DPLParser::ListExprContext *>(c)) {
+      auto *list = ctx_.make<ast::ListExpr>(range(c));
+      for (auto *v : l->value())
+        list->elements.push_back(buildValue(v));
+      return list;
+    }
+    if (auto *m = dynamic_cast<DPLParser::MapExprContext *>(c)) {
+      auto *map = ctx_.make<ast::MapExpr>(range(c));
+      for (auto *e : m->mapEntry()) {
+        ast::MapEntry entry;
+        if (e->ident()) {
+          entry.key = name(e->ident());
+        } else if (e->STRING()) {
+          auto *s = buildString(e->STRING()->getSymbol());
+          entry.key = {s->value, s->range};
+        }
+        entry.value = buildValue(e->value());
+        map->entries.push_back(std::move(entry));
+      }
+      return map;
+    }
+    return error(c);
+  }
+
+  ast::Expr *buildLiteral(DPLParser::LiteralContext *c) {
+    antlr4::Token *t = c->getStart();
+    std::string text = t->getText();
+    llvm::SMRange r = range(t);
+    switch (t->getType()) {
+    case DPLLexer::INT: {
+      auto *e = ctx_.make<ast::IntExpr>(r);
+      if (llvm::StringRef(text).getAsInteger(10, e->value))
+        diags_.report(DiagId::E408, r, text);
+      return e;
+    }
+    case DPLLexer::FLOAT: {
+      auto *e = ctx_.make<ast::FloatExpr>(r);
+      e->value = std::strtod(text.c_str(), nullptr);
+      return e;
+    }
+    case DPLLexer::PERCENT: {
+      auto *e = ctx_.make<ast::PercentExpr>(r);
+      e->value = std::strtod(text.c_str(), nullptr);
+      e->spelling = text;
+      return e;
+    }
+    case DPLLexer::TIME: {
+      auto *e = ctx_.make<ast::TimeExpr>(r);
+      auto [h, m] = llvm::StringRef(text).split(':');
+      h.getAsInteger(10, e->hour);
+      m.getAsInteger(10, e->minute);
+      e->spelling = text;
+      return e;
+    }
+    case DPLLexer::DURATION: return buildDuration(t);
+    case DPLLexer::STRING:
+    case DPLLexer::UNTERMINATED_STRING: return buildString(t);
+    default: break;
+    }
+    auto *b = ctx_.make<ast::BoolExpr>(r);
+    b->value = text == "true";
+    return b;
+  }
+
+  /// `1h30m`, `500ms`, `2d`: one or more number+unit segments.
+  ast::Expr *buildDuration(antlr4::Token *t) {
+    std::string text = t->getText();
+    llvm::SMRange r = range(t);
+    auto *e = ctx_.make<ast::DurationExpr>(r);
+    e->spelling = text;
+    llvm::StringRef rest(text);
+    int64_t total = 0;
+    while (!rest.empty()) {
+      size_t digits = rest.find_if_not([](char ch) { return llvm::isDigit(ch); });
+      if (digits == 0 || digits == llvm::StringRef::npos) {
+        diags_.report(DiagId::E107, r, "duration", text,
+                      "each number needs a unit (ms, s, m, h or d)");
+        return e;
+      }
+      int64_t n = 0;
+      if (rest.take_front(digits).getAsInteger(10, n)) {
+        diags_.report(DiagId::E107, r, "duration", text, "number too large");
+        return e;
+      }
+      rest = rest.drop_front(digits);
+      size_t unitLen = rest.find_if([](char ch) { return llvm::isDigit(ch); });
+      llvm::StringRef unit = rest.take_front(unitLen);
+      rest = rest.drop_front(unit.size());
+      int64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000
+                    : unit == "h" ? 3600000 : unit == "d" ? 86400000 : 0;
+      if (!scale) {
+        diags_.report(DiagId::E107, r, "duration", text,
+                      "unknown unit `" + unit.str() + "`; use ms, s, m, h or d");
+        return e;
+      }
+      if (n > INT64_MAX / scale || total > INT64_MAX - n * scale) {
+        diags_.report(DiagId::E107, r, "duration", text, "duration too large");
+        return e;
+      }
+      total += n * scale;
+    }
+    e->millis = total;
+    return e;
+  }
+
+  ast::StringExpr *buildString(antlr4::Token *t) {
+    std::string text = t->getText();
+    llvm::SMRange r = range(t);
+    auto *e = ctx_.make<ast::StringExpr>(r);
+    const char *base = r.Start.getPointer();
+    bool terminated = t->getType() == DPLLexer::STRING;
+    if (!terminated)
+      diags_.report(DiagId::E101, r);
+    // Work on raw bytes of the source so byte offsets stay exact.
+    llvm::StringRef raw(base, r.End.getPointer() - base);
+    size_t end = terminated ? raw.size() - 1 : raw.size();
+    std::string &out = e->value;
+    for (size_t i = 1; i < end; ++i) {
+      char ch = raw[i];
+      if (ch == '\\' && i + 1 < end) {
+        char n = raw[++i];
+        switch (n) {
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        case 'r': out += '\r'; break;
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '$': out += "$$"; break; // `\$` keeps a literal `$`: stored as `$$`
+        default:
+          diags_.report(DiagId::E105, llvm::SMRange(llvm::SMLoc::getFromPointer(base + i - 1),
+                                                    llvm::SMLoc::getFromPointer(base + i + 1)),
+                        std::string(1, n));
+        }
+        continue;
+      }
+      if (ch == '$' && i + 1 < end && raw[i + 1] == '{') {
+        size_t close = raw.find('}', i + 2);
+        if (close == llvm::StringRef::npos || close >= end) {
+          diags_.report(DiagId::E106, llvm::SMRange(llvm::SMLoc::getFromPointer(base + i),
+                                                    llvm::SMLoc::getFromPointer(base + end)),
+                        "missing `}`");
+          out += raw.substr(i, end - i).str();
+          break;
+        }
+        llvm::StringRef inner = raw.slice(i + 2, close);
+        size_t lead = inner.size() - inner.ltrim().size();
+        llvm::StringRef trimmed = inner.trim();
+        ast::Interpolation interp;
+        interp.range = {llvm::SMLoc::getFromPointer(trimmed.empty() ? base + i : inner.data() + lead),
+                        llvm::SMLoc::getFromPointer(trimmed.empty() ? base + close + 1
+                                                                    : inner.data() + lead + trimmed.size())};
+        llvm::SmallVector<llvm::StringRef, 4> parts;
+        trimmed.split(parts, '.');
+        bool ok = !trimmed.empty();
+        for (auto p : parts) {
+          if (p.empty() || !(llvm::isAlpha(p[0]) || p[0] == '_'))
+            ok = false;
+          for (char pc : p)
+            if (!(llvm::isAlnum(pc) || pc == '_' || pc == '-'))
+              ok = false;
+          interp.path.push_back(p.str());
+        }
+        if (!ok) {
+          diags_.report(DiagId::E106, interp.range,
+                        trimmed.empty() ? std::string("empty `${}`")
+                                        : "`" + trimmed.str() + "` is not a name");
+        } else {
+          e->interpolations.push_back(std::move(interp));
+        }
+        out += "${" + trimmed.str() + "}";
+        i = close;
+        continue;
+      }
+      out += ch;
+    }
+    return e;
+  }
+
+  static constexpr size_t kNoIndex = static_cast<size_t>(-1);
+  ast::ASTContext &ctx_;
+  DiagnosticEngine &diags_;
+  llvm::StringRef text_;
+  const OffsetMap &offsets_;
+};
+
+/// Silences ANTLR's default console output.
+class NullErrorListener : public antlr4::BaseErrorListener {};
+
+} // namespace
+
+ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
+                           ast::ASTContext &ctx, DiagnosticEngine &diags,
+                           const ParseOptions &options) {
+  auto file = std::make_unique<ast::SourceFile>();
+  file->buffer = buffer;
+  file->relPath = std::move(relPath);
+  file->isStdlib = isStdlib;
+  ast::SourceFile *out = file.get();
+  ctx.files.push_back(std::move(file));
+
+  llvm::StringRef text = diags.sources().text(buffer);
+  OffsetMap offsets(text);
+  auto locAt = [&](size_t cp) { return llvm::SMLoc::getFromPointer(text.data() + offsets.byteOf(cp)); };
+
+  antlr4::ANTLRInputStream input(text.data(), text.size());
+  DPLLexer lexer(&input);
+  NullErrorListener quiet;
+  lexer.removeErrorListeners();
+  lexer.addErrorListener(&quiet);
+  antlr4::CommonTokenStream tokens(&lexer);
+  tokens.fill();
+
+  // Lexical problems and nesting depth, before the parser sees anything.
+  unsigned depth = 0, prefixRun = 0;
+  bool tooDeep = false;
+  antlr4::Token *lastBad = nullptr;
+  for (antlr4::Token *t : tokens.getTokens()) {
+    size_t type = t->getType();
+    if (type == DPLLexer::BAD_CHAR) {
+      // One diagnostic per run of adjacent bad characters.
+      if (!lastBad || lastBad->getStopIndex() + 1 != t->getStartIndex())
+        diags.report(DiagId::E103, llvm::SMRange(locAt(t->getStartIndex()), locAt(t->getStopIndex() + 1)),
+                     t->getText());
+      lastBad = t;
+      out->parsedOk = false;
+      continue;
+    }
+    if (type == DPLLexer::UNTERMINATED_COMMENT) {
+      diags.report(DiagId::E102, locAt(t->getStartIndex()));
+      out->parsedOk = false;
+      continue;
+    }
+    if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL)
+      continue;
+    std::string s = t->getText();
+    if (s == "(" || s == "[" || s == "{") {
+      ++depth;
+    } else if (s == ")" || s == "]" || s == "}") {
+      depth = depth ? depth - 1 : 0;
+    }
+    prefixRun = (s == "not" || s == "-") ? prefixRun + 1 : 0;
+    if (!tooDeep && (depth > options.maxNesting || prefixRun > options.maxNesting)) {
+      diags.report(DiagId::E104, locAt(t->getStartIndex()), options.maxNesting);
+      tooDeep = true;
+      out->parsedOk = false;
+    }
+  }
+  if (tooDeep)
+    return out;
+
+  DPLParser parser(&tokens);
+  parser.removeErrorListeners();
+  parser.addErrorListener(&quiet);
+
+  // Stage 1: SLL prediction, bail out at the first error.
+  parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+      antlr4::atn::PredictionMode::SLL);
+  parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
+  DPLParser::FileContext *tree = nullptr;
+  try {
+    tree = parser.file();
+  } catch (antlr4::ParseCancellationException &) {
+    tree = nullptr;
+  }
+  std::shared_ptr<DiagErrorStrategy> strategy;
+  if (!tree) {
+    // Stage 2: full LL with recovery and diagnostics.
+    tokens.seek(0);
+    parser.reset();
+    parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+        antlr4::atn::PredictionMode::LL);
+    strategy = std::make_shared<DiagErrorStrategy>(diags, text, offsets);
+    parser.setErrorHandler(strategy);
+    try {
+      tree = parser.file();
+    } catch (antlr4::RuntimeException &e) {
+      diags.report(DiagId::E100, llvm::SMLoc::getFromPointer(text.data()),
+                   std::string("cannot parse file: ") + e.what());
+      out->parsedOk = false;
+      return out;
+    }
+    if (strategy->reported || parser.getNumberOfSyntaxErrors() > 0)
+      out->parsedOk = false;
+  }
+  ASTBuilder builder(ctx, diags, text, offsets);
+  builder.buildFile(tree, *out);
+  return out;
+}
+
+} // namespace dpl

@@ -1,0 +1,558 @@
+// Resolve and check phase: owners and authority, declarations and their
+// duplicates, field schemas, references, guards, predicates and cycles.
+#include "compiler/basic/Diagnostics.h"
+#include "compiler/sema/ExprChecker.h"
+#include "compiler/sema/Model.h"
+
+#include <llvm/ADT/StringMap.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+namespace dpl {
+
+using namespace ast;
+using llvm::cast;
+using llvm::dyn_cast;
+using llvm::isa;
+
+// ----------------------------------------------------------------- helpers
+
+bool StakeholderInfo::can(llvm::StringRef capability) const {
+  return std::find(may.begin(), may.end(), capability) != may.end();
+}
+
+template <typename Vec> static auto *findByName(const Vec &v, llvm::StringRef name) {
+  for (auto &x : v)
+    if (x.decl && x.decl->name.text == name)
+      return &x;
+  return static_cast<decltype(&v[0])>(nullptr);
+}
+const StakeholderInfo *Model::stakeholder(llvm::StringRef name) const {
+  for (auto &s : stakeholders)
+    if (s->name == name)
+      return s.get();
+  return nullptr;
+}
+const EnvironmentInfo *Model::environment(llvm::StringRef name) const { return findByName(environments, name); }
+const ServiceInfo *Model::service(llvm::StringRef name) const { return findByName(services, name); }
+const GroupInfo *Model::group(llvm::StringRef name) const { return findByName(groups, name); }
+
+static bool globMatchImpl(llvm::StringRef p, llvm::StringRef t) {
+  while (!p.empty()) {
+    if (p.startswith("**")) {
+      llvm::StringRef rest = p.drop_front(2);
+      // `**/` also matches zero directories.
+      if (rest.startswith("/") && globMatchImpl(rest.drop_front(1), t))
+        return true;
+      for (size_t i = 0; i <= t.size(); ++i)
+        if (globMatchImpl(rest, t.drop_front(i)))
+          return true;
+      return false;
+    }
+    char c = p.front();
+    if (c == '*') {
+      llvm::StringRef rest = p.drop_front(1);
+      for (size_t i = 0; i <= t.size(); ++i) {
+        if (globMatchImpl(rest, t.drop_front(i)))
+          return true;
+        if (i < t.size() && t[i] == '/')
+          return false;
+      }
+      return false;
+    }
+    if (t.empty())
+      return false;
+    if (c == '?') {
+      if (t.front() == '/')
+        return false;
+    } else if (c == '[') {
+      size_t close = p.find(']', 1);
+      if (close == llvm::StringRef::npos)
+        return false;
+      llvm::StringRef cls = p.slice(1, close);
+      bool negate = cls.consume_front("!") || cls.consume_front("^");
+      bool hit = false;
+      for (size_t i = 0; i < cls.size(); ++i) {
+        if (i + 2 < cls.size() && cls[i + 1] == '-') {
+          hit |= t.front() >= cls[i] && t.front() <= cls[i + 2];
+          i += 2;
+        } else {
+          hit |= t.front() == cls[i];
+        }
+      }
+      if (hit == negate)
+        return false;
+      p = p.drop_front(close + 1);
+      t = t.drop_front(1);
+      continue;
+    } else if (c != t.front()) {
+      return false;
+    }
+    p = p.drop_front(1);
+    t = t.drop_front(1);
+  }
+  return t.empty();
+}
+
+bool globMatch(llvm::StringRef pattern, llvm::StringRef text) { return globMatchImpl(pattern, text); }
+
+namespace {
+
+std::vector<std::string> stringList(const Expr *e) {
+  std::vector<std::string> out;
+  if (auto *l = llvm::dyn_cast_or_null<ListExpr>(e))
+    for (const Expr *el : l->elements) {
+      if (auto *s = dyn_cast<StringExpr>(el))
+        out.push_back(s->value);
+      else if (auto *n = dyn_cast<NameExpr>(el))
+        out.push_back(n->name);
+    }
+  return out;
+}
+
+const FieldStmt *fieldIn(const std::vector<Stmt *> &body, llvm::StringRef name) {
+  for (const Stmt *s : body)
+    if (auto *f = dyn_cast<FieldStmt>(s); f && f->name.text == name)
+      return f;
+  return nullptr;
+}
+
+std::string globList(const std::vector<std::string> &globs) {
+  std::string out = "[";
+  for (size_t i = 0; i < globs.size(); ++i)
+    out += (i ? ", " : "") + ("\"" + globs[i] + "\"");
+  return out + "]";
+}
+
+class Checker {
+public:
+  Checker(const Stdlib &stdlib, DiagnosticEngine &diags)
+      : std_(stdlib), diags_(diags), model_(std::make_unique<Model>()),
+        exprs_(stdlib, model_.get(), diags) {
+    model_->stdlib = &stdlib;
+  }
+
+  std::unique_ptr<Model> run(const std::vector<const SourceFile *> &files) {
+    for (const SourceFile *f : files)
+      collectOwnerAndStakeholders(*f);
+    for (const SourceFile *f : files)
+      resolveOwner(*f);
+    for (const SourceFile *f : files)
+      collectDecls(*f);
+    checkStakeholders();
+    for (auto &g : model_->groups)
+      exprs_.checkValue(g.decl->value, std_.types.list(std_.types.primitive(TypeKind::String)),
+                        InterpScope::None);
+    checkEnvironments();
+    checkDefaults();
+    checkServices();
+    checkRules();
+    checkCycles();
+    return std::move(model_);
+  }
+
+private:
+  // --------------------------------------------------------------- owners
+  void collectOwnerAndStakeholders(const SourceFile &f) {
+    const OwnerDecl *owner = nullptr;
+    bool first = true;
+    for (const Decl *d : f.decls) {
+      if (auto *o = dyn_cast<OwnerDecl>(d)) {
+        if (owner) {
+          diags_.report(DiagId::E306, o->range).note(owner->range, DiagId::N013);
+        } else {
+          owner = o;
+          if (!first)
+            diags_.report(DiagId::E305, o->range);
+        }
+      }
+      first = false;
+      if (isa<GuardDecl>(d) || isa<RecordDecl>(d) || isa<SchemaDecl>(d) || isa<EnumDecl>(d))
+        diags_.report(DiagId::E108, d->keyword, spelling(d->kind));
+      if (d->kind == DeclKind::Stakeholder && !d->name.empty()) {
+        bool root = f.relPath.find('/') == std::string::npos;
+        if (!root) {
+          diags_.report(DiagId::E302, d->name.range, d->name.text).hint(DiagId::N007);
+          continue;
+        }
+        if (const StakeholderInfo *prev = model_->stakeholder(d->name.text)) {
+          diags_.report(DiagId::E200, d->name.range, "stakeholder", d->name.text)
+              .note(prev->decl->name.range, DiagId::N001, d->name.text);
+          continue;
+        }
+        auto info = std::make_unique<StakeholderInfo>();
+        info->decl = cast<BlockDecl>(d);
+        info->name = d->name.text;
+        info->paths = stringList(fieldValue(info->decl, "paths"));
+        info->may = stringList(fieldValue(info->decl, "may"));
+        info->services = stringList(fieldValue(info->decl, "services"));
+        model_->stakeholders.push_back(std::move(info));
+      }
+    }
+    owners_[&f] = owner;
+    if (!owner && f.parsedOk) {
+      llvm::StringRef text = diags_.sources().text(f.buffer);
+      llvm::SMLoc start = llvm::SMLoc::getFromPointer(text.data());
+      diags_.report(DiagId::E300, start).hint(DiagId::N009);
+    }
+  }
+
+  static const Expr *fieldValue(const BlockDecl *d, llvm::StringRef name) {
+    const FieldStmt *f = fieldIn(d->body, name);
+    return f ? f->value : nullptr;
+  }
+
+  void resolveOwner(const SourceFile &f) {
+    const OwnerDecl *o = owners_[&f];
+    if (!o || o->name.empty())
+      return;
+    const StakeholderInfo *s = model_->stakeholder(o->name.text);
+    if (!s) {
+      std::vector<std::string> names;
+      for (auto &x : model_->stakeholders)
+        names.push_back(x->name);
+      auto d = diags_.report(DiagId::E201, o->name.range, "stakeholder", o->name.text);
+      std::string best = closestName(o->name.text, names);
+      if (!best.empty())
+        d.hint(DiagId::N002, best);
+      return;
+    }
+    bool ok = false;
+    for (auto &g : s->paths)
+      ok |= globMatch(g, f.relPath);
+    if (!ok) {
+      diags_.report(DiagId::E301, o->name.range, s->name, f.relPath, globList(s->paths))
+          .note(s->decl->name.range, DiagId::N004, s->name);
+      return;
+    }
+    fileOwner_[&f] = s;
+  }
+
+  const StakeholderInfo *ownerOf(const SourceFile &f) {
+    auto it = fileOwner_.find(&f);
+    return it == fileOwner_.end() ? nullptr : it->second;
+  }
+
+  /// Reports a missing capability; returns true when allowed (or unknowable).
+  bool requireCapability(const StakeholderInfo *s, llvm::StringRef cap, llvm::StringRef action,
+                         llvm::SMRange where) {
+    if (!s || s->can(cap))
+      return true;
+    diags_.report(DiagId::E303, where, s->name, action, cap)
+        .note(s->decl->name.range, DiagId::N004, s->name);
+    return false;
+  }
+
+  // --------------------------------------------------------- declarations
+  template <typename Info> bool declare(std::vector<Info> &vec, const SourceFile &f, const Decl *d,
+                                        const char *what) {
+    if (d->name.empty())
+      return false;
+    for (auto &x : vec)
+      if (x.decl->name.text == d->name.text) {
+        diags_.report(DiagId::E200, d->name.range, what, d->name.text)
+            .note(x.decl->name.range, DiagId::N001, d->name.text);
+        return false;
+      }
+    Info info;
+    info.file = &f;
+    info.owner = ownerOf(f);
+    info.decl = static_cast<decltype(info.decl)>(d);
+    vec.push_back(std::move(info));
+    return true;
+  }
+
+  void collectDecls(const SourceFile &f) {
+    const StakeholderInfo *owner = ownerOf(f);
+    for (const Decl *d : f.decls) {
+      switch (d->kind) {
+      case DeclKind::Group:
+        declare(model_->groups, f, d, "group");
+        break;
+      case DeclKind::Environment:
+        requireCapability(owner, "environments", "declare environments", d->keyword);
+        if (declare(model_->environments, f, d, "environment")) {
+          auto &env = model_->environments.back();
+          for (auto &n : stringList(fieldValue(env.decl, "after")))
+            env.after.push_back(n);
+        }
+        break;
+      case DeclKind::Defaults: {
+        requireCapability(owner, "defaults", "set `defaults`", d->keyword);
+        DefaultsInfo info;
+        info.file = &f;
+        info.owner = owner;
+        info.decl = cast<BlockDecl>(d);
+        model_->defaults.push_back(info);
+        break;
+      }
+      case DeclKind::Service:
+        if (owner && !d->name.empty()) {
+          bool ok = false;
+          for (auto &g : owner->services)
+            ok |= globMatch(g, d->name.text);
+          if (!ok)
+            diags_.report(DiagId::E304, d->name.range, owner->name, d->name.text,
+                          globList(owner->services))
+                .note(owner->decl->name.range, DiagId::N004, owner->name);
+        }
+        if (declare(model_->services, f, d, "service")) {
+          auto &svc = model_->services.back();
+          svc.dependsOn = stringList(fieldValue(svc.decl, "depends_on"));
+        }
+        break;
+      case DeclKind::Rule:
+        if (declare(model_->rules, f, d, "rule")) {
+          auto *rule = cast<BlockDecl>(d);
+          for (const Stmt *s : rule->body) {
+            if (isa<RequireStmt>(s))
+              requireCapability(owner, "require", "require guards in rules", s->range);
+            else if (isa<ConstrainStmt>(s))
+              requireCapability(owner, "constrain", "constrain values in rules", s->range);
+          }
+        }
+        break;
+      default:
+        break;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ per kind
+  void checkStakeholders() {
+    const RecordSig *schema = std_.schema("stakeholder");
+    for (auto &s : model_->stakeholders) {
+      exprs_.checkFields(s->decl->body, *schema, "stakeholder `" + s->name + "`", InterpScope::None,
+                         true, s->decl->name.range);
+    }
+  }
+
+  void checkEnvironments() {
+    const RecordSig *schema = std_.schema("environment");
+    for (auto &env : model_->environments) {
+      exprs_.checkFields(env.decl->body, *schema, "environment `" + env.decl->name.text + "`",
+                         InterpScope::Environment, true, env.decl->name.range);
+      if (!fieldIn(env.decl->body, "runtime"))
+        diags_.report(DiagId::W001, env.decl->name.range, env.decl->name.text);
+    }
+  }
+
+  void checkDefaults() {
+    const RecordSig *schema = std_.schema("service");
+    for (auto &d : model_->defaults)
+      exprs_.checkFields(d.decl->body, *schema, "`defaults`", InterpScope::Unit, false, d.decl->keyword);
+  }
+
+  void checkServiceBody(const std::vector<Stmt *> &body, const std::string &what, bool nested) {
+    const RecordSig *schema = std_.schema("service");
+    llvm::StringMap<const FieldStmt *> seen;
+    for (const Stmt *s : body) {
+      switch (s->kind) {
+      case StmtKind::Field: {
+        auto *f = cast<FieldStmt>(s);
+        if (f->name.empty())
+          break;
+        auto [it, fresh] = seen.try_emplace(f->name.text, f);
+        if (!fresh) {
+          diags_.report(DiagId::E202, f->name.range, f->name.text)
+              .note(it->second->name.range, DiagId::N012, f->name.text);
+          break;
+        }
+        exprs_.checkField(f, *schema, what, InterpScope::Unit);
+        break;
+      }
+      case StmtKind::Require:
+        exprs_.checkRequire(cast<RequireStmt>(s), InterpScope::Unit);
+        break;
+      case StmtKind::In: {
+        auto *in = cast<InStmt>(s);
+        if (nested) {
+          diags_.report(DiagId::E109, s->range, "a nested `in` block", what);
+          break;
+        }
+        checkInPredicate(in);
+        checkServiceBody(in->body, "an `in` block", true);
+        break;
+      }
+      case StmtKind::When:
+        diags_.report(DiagId::E109, s->range, "`when`", what).hint(DiagId::N008, "`when` only in a `rule`");
+        break;
+      case StmtKind::Constrain:
+        diags_.report(DiagId::E109, s->range, "`constrain`", what).hint(DiagId::N008, "`constrain` only in a `rule`");
+        break;
+      }
+    }
+  }
+
+  /// `in <environment>` or `in <predicate over the environment>`.
+  void checkInPredicate(const InStmt *in) {
+    if (auto *n = llvm::dyn_cast_or_null<NameExpr>(in->predicate)) {
+      if (model_->environment(n->name))
+        return;
+      // A bare boolean environment field is a predicate; anything else must name an environment.
+      if (const FieldSig *f = exprs_.envRecord().field(n->name);
+          f && f->type->stripOptional()->kind == TypeKind::Bool)
+        return;
+      std::vector<std::string> names;
+      for (auto &e : model_->environments)
+        names.push_back(e.decl->name.text);
+      auto d = diags_.report(DiagId::E201, n->range, "environment", n->name);
+      std::string best = closestName(n->name, names);
+      if (!best.empty())
+        d.hint(DiagId::N002, best);
+      return;
+    }
+    exprs_.checkPredicate(in->predicate, PredScope::Environment, "an `in` predicate");
+  }
+
+  void checkServices() {
+    for (auto &svc : model_->services) {
+      std::string what = "service `" + svc.decl->name.text + "`";
+      checkServiceBody(svc.decl->body, what, false);
+      // Required fields must be set by the service itself or by `defaults`.
+      for (const FieldSig &fs : std_.schema("service")->fields) {
+        if (!fs.required() || fieldIn(svc.decl->body, fs.name))
+          continue;
+        bool inDefaults = false;
+        for (auto &d : model_->defaults)
+          inDefaults |= fieldIn(d.decl->body, fs.name) != nullptr;
+        if (!inDefaults)
+          diags_.report(DiagId::E208, svc.decl->name.range, what, fs.name);
+      }
+    }
+  }
+
+  void checkRules() {
+    for (auto &rule : model_->rules) {
+      const std::string &name = rule.decl->name.text;
+      std::string what = "rule `" + name + "`";
+      const WhenStmt *when = nullptr;
+      bool acts = false;
+      for (const Stmt *s : rule.decl->body) {
+        switch (s->kind) {
+        case StmtKind::When: {
+          auto *w = cast<WhenStmt>(s);
+          if (when) {
+            diags_.report(DiagId::E207, s->range, name).note(when->range, DiagId::N012, "when");
+            break;
+          }
+          when = w;
+          rule.when = w->predicate;
+          exprs_.checkPredicate(w->predicate, PredScope::Rule, "the `when` condition");
+          break;
+        }
+        case StmtKind::Require:
+          acts = true;
+          exprs_.checkRequire(cast<RequireStmt>(s), InterpScope::Unit);
+          break;
+        case StmtKind::Constrain:
+          acts = true;
+          exprs_.checkPredicate(cast<ConstrainStmt>(s)->predicate, PredScope::Unit, "a constraint");
+          break;
+        case StmtKind::Field:
+          diags_.report(DiagId::E109, s->range, "a field assignment", what)
+              .hint(DiagId::N008, "`when`, `require` and `constrain`");
+          break;
+        case StmtKind::In:
+          diags_.report(DiagId::E109, s->range, "an `in` block", what)
+              .hint(DiagId::N008, "`when`, `require` and `constrain`");
+          break;
+        }
+      }
+      if (!acts)
+        diags_.report(DiagId::W004, rule.decl->name.range, name);
+    }
+  }
+
+  // --------------------------------------------------------------- cycles
+  struct Edge {
+    std::string to;
+    llvm::SMRange at;
+  };
+  using Graph = std::map<std::string, std::vector<Edge>>;
+
+  static std::vector<Edge> edgesOf(const BlockDecl *d, llvm::StringRef field) {
+    std::vector<Edge> out;
+    const FieldStmt *f = fieldIn(d->body, field);
+    if (auto *l = f ? dyn_cast<ListExpr>(f->value) : nullptr)
+      for (const Expr *el : l->elements)
+        if (auto *n = dyn_cast<NameExpr>(el))
+          out.push_back({n->name, n->range});
+    return out;
+  }
+
+  void findCycles(const Graph &g, DiagId id, const char *verb) {
+    // Iterative-free DFS is fine: graphs are small and bounded by declarations.
+    std::map<std::string, int> state; // 0 new, 1 on stack, 2 done
+    std::vector<std::pair<std::string, llvm::SMRange>> stack;
+    std::set<std::set<std::string>> reported;
+    std::function<void(const std::string &)> visit = [&](const std::string &n) {
+      state[n] = 1;
+      auto it = g.find(n);
+      if (it != g.end())
+        for (const Edge &e : it->second) {
+          if (!g.count(e.to))
+            continue; // unknown names are reported elsewhere
+          stack.push_back({n, e.at});
+          if (state[e.to] == 1) {
+            // The cycle is the stack suffix starting at e.to.
+            size_t start = 0;
+            for (size_t i = 0; i < stack.size(); ++i)
+              if (stack[i].first == e.to) {
+                start = i;
+                break;
+              }
+            std::set<std::string> members;
+            std::string path;
+            for (size_t i = start; i < stack.size(); ++i) {
+              members.insert(stack[i].first);
+              path += "`" + stack[i].first + "` → ";
+            }
+            path += "`" + e.to + "`";
+            if (reported.insert(members).second) {
+              auto d = diags_.report(id, stack[start].second, path);
+              for (size_t i = start + 1; i < stack.size(); ++i) {
+                const std::string &to = i + 1 < stack.size() ? stack[i + 1].first : e.to;
+                d.note(stack[i].second, DiagId::N005, stack[i].first, verb, to);
+              }
+            }
+          } else if (state[e.to] == 0) {
+            visit(e.to);
+          }
+          stack.pop_back();
+        }
+      state[n] = 2;
+    };
+    for (auto &[n, _] : g)
+      if (state[n] == 0)
+        visit(n);
+  }
+
+  void checkCycles() {
+    Graph envs, svcs;
+    for (auto &e : model_->environments)
+      envs[e.decl->name.text] = edgesOf(e.decl, "after");
+    for (auto &s : model_->services)
+      svcs[s.decl->name.text] = edgesOf(s.decl, "depends_on");
+    findCycles(envs, DiagId::E500, "comes after");
+    findCycles(svcs, DiagId::E501, "depends on");
+  }
+
+  const Stdlib &std_;
+  DiagnosticEngine &diags_;
+  std::unique_ptr<Model> model_;
+  ExprChecker exprs_;
+  std::map<const SourceFile *, const OwnerDecl *> owners_;
+  std::map<const SourceFile *, const StakeholderInfo *> fileOwner_;
+};
+
+} // namespace
+
+std::unique_ptr<Model> checkProgram(const std::vector<const SourceFile *> &files,
+                                    const Stdlib &stdlib, DiagnosticEngine &diags) {
+  return Checker(stdlib, diags).run(files);
+}
+
+} // namespace dpl
