@@ -89,5 +89,7 @@ LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN) ;
 BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;
 UNTERMINATED_COMMENT : '/*' (~'*' | '*'+ ~[*/])* '*'* -> channel(HIDDEN) ;
 WS : [ \t\r\n\f]+ -> channel(HIDDEN) ;
+// `#` comments (YAML/HCL habit): reported once, then skipped like a comment.
+HASH_COMMENT : '#' ~[\r\n]* -> channel(HIDDEN) ;
 // Anything else: reported once by the AST builder, invisible to the parser.
 BAD_CHAR : . -> channel(HIDDEN) ;

@@ -57,7 +57,7 @@ std::string toString(const Expr *e) {
   switch (e->kind) {
   case ExprKind::Error: return "<error>";
   case ExprKind::Int: return std::to_string(llvm::cast<IntExpr>(e)->value);
-  case ExprKind::Float: return fmt::format("{}", llvm::cast<FloatExpr>(e)->value);
+  case ExprKind::Float: return llvm::cast<FloatExpr>(e)->spelling;
   case ExprKind::Bool: return llvm::cast<BoolExpr>(e)->value ? "true" : "false";
   case ExprKind::String: return quote(llvm::cast<StringExpr>(e)->value);
   case ExprKind::Duration: return llvm::cast<DurationExpr>(e)->spelling;

@@ -55,7 +55,11 @@ template <ExprKind K> struct ExprBase : Expr {
 
 struct ErrorExpr : ExprBase<ExprKind::Error> { using ExprBase::ExprBase; };
 struct IntExpr : ExprBase<ExprKind::Int> { using ExprBase::ExprBase; int64_t value = 0; };
-struct FloatExpr : ExprBase<ExprKind::Float> { using ExprBase::ExprBase; double value = 0; };
+struct FloatExpr : ExprBase<ExprKind::Float> {
+  using ExprBase::ExprBase;
+  double value = 0;
+  std::string spelling;
+};
 struct BoolExpr : ExprBase<ExprKind::Bool> { using ExprBase::ExprBase; bool value = false; };
 
 /// A `${...}` reference inside a string literal: a dotted path.

@@ -20,15 +20,6 @@ const char *severityName(Severity s) {
   return "error";
 }
 
-llvm::SourceMgr::DiagKind llvmKind(Severity s) {
-  switch (s) {
-  case Severity::Error: return llvm::SourceMgr::DK_Error;
-  case Severity::Warning: return llvm::SourceMgr::DK_Warning;
-  case Severity::Note: return llvm::SourceMgr::DK_Note;
-  }
-  return llvm::SourceMgr::DK_Error;
-}
-
 struct Span {
   std::string file;
   unsigned line = 0, column = 0, endLine = 0, endColumn = 0;
@@ -58,32 +49,89 @@ Span spanOf(SourceManager &sm, llvm::SMRange r, const std::string &fallbackFile)
   return s;
 }
 
+/// Prints one clang-style message: location, severity, message, then the
+/// source line (a window around the column when the line is long) with a
+/// caret and `~` under the range.
+void printMessage(SourceManager &sm, llvm::raw_ostream &os, bool color, llvm::SMRange range,
+                  Severity sev, const std::string &msg, const std::string &file) {
+  auto colored = [&](llvm::raw_ostream::Colors c, bool bold, llvm::StringRef text) {
+    if (color)
+      os.changeColor(c, bold);
+    os << text;
+    if (color)
+      os.resetColor();
+  };
+  unsigned buf = sm.bufferOf(range.Start);
+  std::string where = buf ? sm.displayPath(buf) : file;
+  LineCol lc = buf ? sm.lineCol(range.Start) : LineCol{};
+  if (!where.empty()) {
+    std::string loc = where;
+    if (buf)
+      loc += ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+    colored(llvm::raw_ostream::SAVEDCOLOR, true, loc + ": ");
+  }
+  switch (sev) {
+  case Severity::Error: colored(llvm::raw_ostream::RED, true, "error: "); break;
+  case Severity::Warning: colored(llvm::raw_ostream::MAGENTA, true, "warning: "); break;
+  case Severity::Note: colored(llvm::raw_ostream::BLACK, true, "note: "); break;
+  }
+  colored(llvm::raw_ostream::SAVEDCOLOR, true, msg);
+  os << "\n";
+  if (!buf)
+    return;
+  llvm::StringRef text = sm.text(buf);
+  size_t off = range.Start.getPointer() - text.data();
+  size_t lineStart = text.rfind('\n', off == 0 ? 0 : off - 1);
+  lineStart = (lineStart == llvm::StringRef::npos || off == 0) ? 0 : lineStart + 1;
+  if (off > 0 && text[off - 1] == '\n')
+    lineStart = off;
+  size_t lineEnd = text.find_first_of("\r\n", off);
+  if (lineEnd == llvm::StringRef::npos)
+    lineEnd = text.size();
+  size_t endOff = range.End.isValid() && range.End.getPointer() > range.Start.getPointer()
+                      ? std::min<size_t>(range.End.getPointer() - text.data(), lineEnd)
+                      : off + 1;
+  // Long lines: show a window of at most 120 columns around the caret.
+  constexpr size_t kWidth = 120;
+  size_t from = lineStart, to = lineEnd;
+  bool cutLeft = false, cutRight = false;
+  if (lineEnd - lineStart > kWidth) {
+    from = off > lineStart + kWidth / 2 ? off - kWidth / 2 : lineStart;
+    to = std::min(lineEnd, from + kWidth);
+    cutLeft = from > lineStart;
+    cutRight = to < lineEnd;
+  }
+  std::string line, marks;
+  if (cutLeft) {
+    line += "...";
+    marks += "   ";
+  }
+  for (size_t i = from; i < to; ++i) {
+    char c = text[i];
+    line += c == '\t' ? ' ' : c;
+    // Continuation bytes of UTF-8 take no column of their own.
+    if ((static_cast<unsigned char>(c) & 0xC0) == 0x80)
+      continue;
+    marks += i == off ? '^' : (i > off && i < endOff) ? '~' : ' ';
+  }
+  if (off >= to)
+    marks += '^';
+  if (cutRight)
+    line += "...";
+  while (!marks.empty() && marks.back() == ' ')
+    marks.pop_back();
+  os << line << "\n";
+  colored(llvm::raw_ostream::GREEN, true, marks);
+  os << "\n";
+}
+
 void renderText(DiagnosticEngine &engine, llvm::raw_ostream &os, bool color) {
   SourceManager &sm = engine.sources();
-  auto printAt = [&](llvm::SMRange range, Severity sev, const std::string &msg,
-                     const std::string &file) {
-    if (sm.bufferOf(range.Start)) {
-      llvm::SmallVector<llvm::SMRange, 1> ranges;
-      if (range.End.isValid() && range.End.getPointer() > range.Start.getPointer())
-        ranges.push_back(range);
-      sm.llvm().PrintMessage(os, range.Start, llvmKind(sev), msg, ranges, {}, color);
-      return;
-    }
-    llvm::SMDiagnostic d(file, llvmKind(sev), msg);
-    d.print(nullptr, os, color);
-  };
   for (const Diagnostic *d : engine.sorted()) {
     std::string msg = d->message + " [" + diagInfo(d->id).id + "]";
-    printAt(d->range, d->severity, msg, d->file);
-    for (const DiagNote &n : d->notes) {
-      if (sm.bufferOf(n.range.Start)) {
-        printAt(n.range, Severity::Note, n.message, "");
-      } else {
-        // A hint without a location: clang's fix-it style, one line.
-        llvm::SMDiagnostic hint("", llvm::SourceMgr::DK_Note, n.message);
-        hint.print(nullptr, os, color, /*ShowKindLabel=*/true);
-      }
-    }
+    printMessage(sm, os, color, d->range, d->severity, msg, d->file);
+    for (const DiagNote &n : d->notes)
+      printMessage(sm, os, color, n.range, Severity::Note, n.message, "");
   }
   if (engine.droppedAny())
     os << "deployc: too many errors emitted, stopping now (use --max-errors 0 for all)\n";

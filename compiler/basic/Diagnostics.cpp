@@ -27,7 +27,7 @@ DiagnosticEngine::Builder DiagnosticEngine::add(DiagId id, llvm::SMRange range,
     ++warningCount_;
   }
   diags_.push_back(std::make_unique<Diagnostic>(
-      Diagnostic{id, sev, range, std::move(message), {}}));
+      Diagnostic{id, sev, range, std::move(message), {}, {}}));
   return Builder(this, diags_.back().get());
 }
 
@@ -68,6 +68,25 @@ std::string quotedList(llvm::ArrayRef<std::string> names, llvm::StringRef conj) 
   return out.empty() ? "none" : out;
 }
 
+/// Optimal string alignment distance: Levenshtein plus adjacent
+/// transpositions, so `prod-ue` is one edit from `prod-eu` (a swapped pair is
+/// the most common typo; plain Levenshtein counts it as two).
+static unsigned typoDistance(llvm::StringRef a, llvm::StringRef b) {
+  std::vector<std::vector<unsigned>> d(a.size() + 1, std::vector<unsigned>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i)
+    d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j)
+    d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
 std::string closestName(llvm::StringRef name, llvm::ArrayRef<std::string> candidates) {
   // Allow roughly one typo per three characters, as clang's typo correction does.
   unsigned limit = std::max<unsigned>(1, (name.size() + 2) / 3);
@@ -76,7 +95,10 @@ std::string closestName(llvm::StringRef name, llvm::ArrayRef<std::string> candid
   for (auto &c : candidates) {
     if (c == name)
       continue;
-    unsigned d = name.edit_distance(c, /*AllowReplacements=*/true, limit + 1);
+    size_t lenDiff = c.size() > name.size() ? c.size() - name.size() : name.size() - c.size();
+    if (lenDiff > limit)
+      continue;
+    unsigned d = typoDistance(name, c);
     if (d < bestDist || (d == bestDist && c < best)) {
       bestDist = d;
       best = c;

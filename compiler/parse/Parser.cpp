@@ -137,6 +137,8 @@ protected:
   void reportNoViableAlternative(antlr4::Parser *parser,
                                  const antlr4::NoViableAltException &e) override {
     antlr4::Token *t = e.getOffendingToken();
+    if (afterRequire(parser, t))
+      return;
     std::string expected = describeExpected(parser, e.getExpectedTokens(), parser->getContext());
     report(t, expected.empty() ? "unexpected " + foundDescription(t)
                                : "expected " + expected + ", found " + foundDescription(t));
@@ -144,6 +146,8 @@ protected:
 
   void reportInputMismatch(antlr4::Parser *parser, const antlr4::InputMismatchException &e) override {
     antlr4::Token *t = e.getOffendingToken();
+    if (afterRequire(parser, t))
+      return;
     auto expectedSet = e.getExpectedTokens();
     std::string expected = describeExpected(parser, expectedSet, parser->getContext());
     if (expectedSet.size() == 1 && expectedSet.contains(static_cast<size_t>(DPLLexer::T__1))) {
@@ -171,11 +175,42 @@ protected:
     beginErrorCondition(parser);
     auto expected = getExpectedTokens(parser);
     std::string what = describeExpected(parser, expected, parser->getContext());
-    std::string phrase = phraseFor(parser);
+    bool semicolon = expected.size() == 1 && expected.contains(static_cast<size_t>(DPLLexer::T__1));
+    std::string phrase = semicolon ? phraseFor(parser) : "";
     reportAfterPrevious(parser, "expected " + what + (phrase.empty() ? "" : " " + phrase));
   }
 
+  /// Never delete a statement terminator or a brace to make the input fit:
+  /// that turns `x = ;` into `x = <next statement>` and cascades. Such
+  /// errors resynchronise at the terminator instead.
+  antlr4::Token *singleTokenDeletion(antlr4::Parser *parser) override {
+    std::string text = parser->getCurrentToken()->getText();
+    if (text == ";" || text == "}" || text == "{")
+      return nullptr;
+    return antlr4::DefaultErrorStrategy::singleTokenDeletion(parser);
+  }
+
 private:
+  /// `require 5;` and friends: name the guard that is missing.
+  bool afterRequire(antlr4::Parser *parser, antlr4::Token *t) {
+    if (!t || t->getTokenIndex() == 0)
+      return false;
+    antlr4::Token *prev = parser->getTokenStream()->get(t->getTokenIndex() - 1);
+    for (size_t i = t->getTokenIndex(); i-- > 0;) {
+      prev = parser->getTokenStream()->get(i);
+      if (prev->getChannel() == antlr4::Token::DEFAULT_CHANNEL)
+        break;
+    }
+    if (prev->getText() != "require" || t->getType() == DPLLexer::IDENT)
+      return false;
+    reported = true;
+    llvm::SMRange r = t->getType() == antlr4::Token::EOF
+                          ? llvm::SMRange(locOf(prev->getStopIndex() + 1), locOf(prev->getStopIndex() + 1))
+                          : llvm::SMRange(locOf(t->getStartIndex()), locOf(t->getStopIndex() + 1));
+    diags_.report(DiagId::E410, r, foundDescription(t)).hint(DiagId::N011);
+    return true;
+  }
+
   std::string phraseFor(antlr4::Parser *parser) {
     auto *ctx = parser->getContext();
     if (!ctx)
@@ -637,6 +672,7 @@ private:
     case DPLLexer::FLOAT: {
       auto *e = ctx_.make<ast::FloatExpr>(r);
       e->value = std::strtod(text.c_str(), nullptr);
+      e->spelling = text;
       return e;
     }
     case DPLLexer::PERCENT: {
@@ -823,6 +859,11 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
         diags.report(DiagId::E103, llvm::SMRange(locAt(t->getStartIndex()), locAt(t->getStopIndex() + 1)),
                      t->getText());
       lastBad = t;
+      out->parsedOk = false;
+      continue;
+    }
+    if (type == DPLLexer::HASH_COMMENT) {
+      diags.report(DiagId::E103, locAt(t->getStartIndex()), "#").hint(DiagId::N006);
       out->parsedOk = false;
       continue;
     }

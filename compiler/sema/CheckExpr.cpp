@@ -3,7 +3,9 @@
 
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/ADT/StringSet.h>
+#include <llvm/Support/FileSystem.h>
 
+#include <functional>
 #include <set>
 
 namespace dpl {
@@ -54,6 +56,19 @@ bool isRfc3339(llvm::StringRef s) {
     return i + 6 == s.size() && digits(i + 1, 2) && s[i + 3] == ':' && digits(i + 4, 2) &&
            num(i + 1) <= 23 && num(i + 4) <= 59;
   return false;
+}
+/// An IANA zone known to the system tzdata (the database the runtime uses).
+bool isTimezone(llvm::StringRef name) {
+  if (name == "UTC" || name == "Etc/UTC")
+    return true;
+  if (name.empty() || name.contains("..") || name.startswith("/") || !llvm::isAlpha(name[0]))
+    return false;
+  for (char c : name)
+    if (!(llvm::isAlnum(c) || c == '/' || c == '_' || c == '-' || c == '+'))
+      return false;
+  llvm::SmallString<128> path("/usr/share/zoneinfo/");
+  path += name;
+  return llvm::sys::fs::is_regular_file(path);
 }
 } // namespace
 
@@ -122,7 +137,8 @@ bool ExprChecker::looksLike(const Expr *e, const Type *t) const {
   case TypeKind::Float: return isa<FloatExpr>(e) || isa<IntExpr>(e);
   case TypeKind::Bool: return isa<BoolExpr>(e);
   case TypeKind::String:
-  case TypeKind::Timestamp: return isa<StringExpr>(e);
+  case TypeKind::Timestamp:
+  case TypeKind::Timezone: return isa<StringExpr>(e);
   case TypeKind::Duration: return isa<DurationExpr>(e);
   case TypeKind::Percent: return isa<PercentExpr>(e);
   case TypeKind::Time: return isa<TimeExpr>(e);
@@ -177,6 +193,13 @@ void ExprChecker::checkValue(const Expr *e, const Type *expected, InterpScope in
   case TypeKind::String:
     if (auto *s = dyn_cast<StringExpr>(e))
       return checkString(s, interp);
+    return mismatch(e, t);
+  case TypeKind::Timezone:
+    if (auto *s = dyn_cast<StringExpr>(e)) {
+      if (!isTimezone(s->value))
+        diags_.report(DiagId::E217, e->range, s->value);
+      return;
+    }
     return mismatch(e, t);
   case TypeKind::Timestamp:
     if (auto *s = dyn_cast<StringExpr>(e)) {
@@ -251,7 +274,7 @@ void ExprChecker::checkValue(const Expr *e, const Type *expected, InterpScope in
     for (const MapEntry &en : m->entries) {
       auto [it, fresh] = seen.try_emplace(en.key.text, en.key.range);
       if (!fresh)
-        diags_.report(DiagId::E202, en.key.range, en.key.text).note(it->second, DiagId::N012, en.key.text);
+        diags_.report(DiagId::E216, en.key.range, en.key.text).note(it->second, DiagId::N012, en.key.text);
       checkValue(en.value, t->elem, interp);
     }
     return;
@@ -297,32 +320,35 @@ void ExprChecker::checkValue(const Expr *e, const Type *expected, InterpScope in
 void ExprChecker::checkReference(const NameExpr *n, RefKind kind) {
   if (!model_)
     return;
-  std::vector<std::string> names;
   bool found = false;
   switch (kind) {
+  case RefKind::Environment: found = model_->environment(n->name); break;
+  case RefKind::Service: found = model_->service(n->name); break;
+  case RefKind::Group: found = model_->group(n->name); break;
+  case RefKind::Stakeholder: found = model_->stakeholder(n->name); break;
+  }
+  if (found)
+    return;
+  // Candidates for "did you mean" are gathered only on the error path.
+  std::vector<std::string> names;
+  switch (kind) {
   case RefKind::Environment:
-    found = model_->environment(n->name);
     for (auto &x : model_->environments)
       names.push_back(x.decl->name.text);
     break;
   case RefKind::Service:
-    found = model_->service(n->name);
     for (auto &x : model_->services)
       names.push_back(x.decl->name.text);
     break;
   case RefKind::Group:
-    found = model_->group(n->name);
     for (auto &x : model_->groups)
       names.push_back(x.decl->name.text);
     break;
   case RefKind::Stakeholder:
-    found = model_->stakeholder(n->name);
     for (auto &x : model_->stakeholders)
       names.push_back(x->name);
     break;
   }
-  if (found)
-    return;
   auto d = diags_.report(DiagId::E201, n->range, spelling(kind), n->name);
   std::string best = closestName(n->name, names);
   if (!best.empty())
@@ -345,9 +371,13 @@ void ExprChecker::checkString(const StringExpr *s, InterpScope interp) {
     std::vector<std::string> allowed;
     if (interp != InterpScope::None) {
       allowed.push_back("env.name");
-      for (auto &fs : envRecord_.fields)
-        if (fs.name != "name")
+      for (auto &fs : envRecord_.fields) {
+        TypeKind k = fs.type->stripOptional()->kind;
+        bool scalar = k != TypeKind::List && k != TypeKind::Map && k != TypeKind::Record &&
+                      k != TypeKind::Family && k != TypeKind::Union;
+        if (fs.name != "name" && scalar)
           allowed.push_back("env." + fs.name);
+      }
     }
     if (interp == InterpScope::Unit) {
       allowed.insert(allowed.begin(), {"version", "port", "service.name"});
@@ -669,7 +699,18 @@ bool ExprChecker::compatible(const Type *a, const Type *b) const {
 /// A bare name or literal on one side of a comparison is checked against the
 /// other side's type: enum members and references have no type of their own.
 void ExprChecker::checkAgainst(const Expr *e, const Type *t, PredScope scope) {
-  (void)scope;
+  // Only enum members and references are written as bare names; any other
+  // bare name is an unknown name (with a "did you mean").
+  std::function<bool(const Type *)> nameable = [&](const Type *x) {
+    x = x->stripOptional();
+    if (x->kind == TypeKind::Union)
+      return std::any_of(x->members.begin(), x->members.end(), nameable);
+    return x->isError() || x->kind == TypeKind::Enum || x->kind == TypeKind::Ref;
+  };
+  if (auto *n = dyn_cast<NameExpr>(e); n && !nameable(t)) {
+    typeOfName(n, scope);
+    return;
+  }
   checkValue(e, t, InterpScope::None);
 }
 

@@ -23,21 +23,21 @@ bool StakeholderInfo::can(llvm::StringRef capability) const {
   return std::find(may.begin(), may.end(), capability) != may.end();
 }
 
-template <typename Vec> static auto *findByName(const Vec &v, llvm::StringRef name) {
-  for (auto &x : v)
-    if (x.decl && x.decl->name.text == name)
-      return &x;
-  return static_cast<decltype(&v[0])>(nullptr);
+template <typename Vec>
+static auto *lookup(const Vec &v, const std::map<std::string, size_t, std::less<>> &index,
+                    llvm::StringRef name) {
+  auto it = index.find(name);
+  return it == index.end() ? nullptr : &v[it->second];
 }
 const StakeholderInfo *Model::stakeholder(llvm::StringRef name) const {
-  for (auto &s : stakeholders)
-    if (s->name == name)
-      return s.get();
-  return nullptr;
+  auto it = stakeholderIndex.find(name);
+  return it == stakeholderIndex.end() ? nullptr : stakeholders[it->second].get();
 }
-const EnvironmentInfo *Model::environment(llvm::StringRef name) const { return findByName(environments, name); }
-const ServiceInfo *Model::service(llvm::StringRef name) const { return findByName(services, name); }
-const GroupInfo *Model::group(llvm::StringRef name) const { return findByName(groups, name); }
+const EnvironmentInfo *Model::environment(llvm::StringRef name) const {
+  return lookup(environments, environmentIndex, name);
+}
+const ServiceInfo *Model::service(llvm::StringRef name) const { return lookup(services, serviceIndex, name); }
+const GroupInfo *Model::group(llvm::StringRef name) const { return lookup(groups, groupIndex, name); }
 
 static bool globMatchImpl(llvm::StringRef p, llvm::StringRef t) {
   while (!p.empty()) {
@@ -188,6 +188,7 @@ private:
         info->paths = stringList(fieldValue(info->decl, "paths"));
         info->may = stringList(fieldValue(info->decl, "may"));
         info->services = stringList(fieldValue(info->decl, "services"));
+        model_->stakeholderIndex.emplace(info->name, model_->stakeholders.size());
         model_->stakeholders.push_back(std::move(info));
       }
     }
@@ -241,21 +242,23 @@ private:
     if (!s || s->can(cap))
       return true;
     diags_.report(DiagId::E303, where, s->name, action, cap)
-        .note(s->decl->name.range, DiagId::N004, s->name);
+        .note(s->decl->name.range, DiagId::N004, s->name)
+        .hint(DiagId::N010, cap, s->name);
     return false;
   }
 
   // --------------------------------------------------------- declarations
-  template <typename Info> bool declare(std::vector<Info> &vec, const SourceFile &f, const Decl *d,
-                                        const char *what) {
+  template <typename Info>
+  bool declare(std::vector<Info> &vec, std::map<std::string, size_t, std::less<>> &index,
+               const SourceFile &f, const Decl *d, const char *what) {
     if (d->name.empty())
       return false;
-    for (auto &x : vec)
-      if (x.decl->name.text == d->name.text) {
-        diags_.report(DiagId::E200, d->name.range, what, d->name.text)
-            .note(x.decl->name.range, DiagId::N001, d->name.text);
-        return false;
-      }
+    auto [it, fresh] = index.try_emplace(d->name.text, vec.size());
+    if (!fresh) {
+      diags_.report(DiagId::E200, d->name.range, what, d->name.text)
+          .note(vec[it->second].decl->name.range, DiagId::N001, d->name.text);
+      return false;
+    }
     Info info;
     info.file = &f;
     info.owner = ownerOf(f);
@@ -269,11 +272,11 @@ private:
     for (const Decl *d : f.decls) {
       switch (d->kind) {
       case DeclKind::Group:
-        declare(model_->groups, f, d, "group");
+        declare(model_->groups, model_->groupIndex, f, d, "group");
         break;
       case DeclKind::Environment:
         requireCapability(owner, "environments", "declare environments", d->keyword);
-        if (declare(model_->environments, f, d, "environment")) {
+        if (declare(model_->environments, model_->environmentIndex, f, d, "environment")) {
           auto &env = model_->environments.back();
           for (auto &n : stringList(fieldValue(env.decl, "after")))
             env.after.push_back(n);
@@ -298,13 +301,13 @@ private:
                           globList(owner->services))
                 .note(owner->decl->name.range, DiagId::N004, owner->name);
         }
-        if (declare(model_->services, f, d, "service")) {
+        if (declare(model_->services, model_->serviceIndex, f, d, "service")) {
           auto &svc = model_->services.back();
           svc.dependsOn = stringList(fieldValue(svc.decl, "depends_on"));
         }
         break;
       case DeclKind::Rule:
-        if (declare(model_->rules, f, d, "rule")) {
+        if (declare(model_->rules, model_->ruleIndex, f, d, "rule")) {
           auto *rule = cast<BlockDecl>(d);
           for (const Stmt *s : rule->body) {
             if (isa<RequireStmt>(s))
@@ -326,7 +329,48 @@ private:
     for (auto &s : model_->stakeholders) {
       exprs_.checkFields(s->decl->body, *schema, "stakeholder `" + s->name + "`", InterpScope::None,
                          true, s->decl->name.range);
+      for (const char *field : {"paths", "services"}) {
+        auto *list = llvm::dyn_cast_or_null<ListExpr>(fieldValue(s->decl, field));
+        if (!list)
+          continue;
+        for (const Expr *el : list->elements) {
+          auto *str = dyn_cast<StringExpr>(el);
+          if (!str)
+            continue;
+          std::string problem = globProblem(str->value);
+          if (!problem.empty()) {
+            diags_.report(DiagId::E411, el->range, str->value, problem);
+            continue;
+          }
+          if (llvm::StringRef(field) != "services")
+            continue;
+          bool any = false;
+          for (auto &svc : model_->services)
+            if (globMatch(str->value, svc.decl->name.text)) {
+              any = true;
+              break;
+            }
+          if (!any)
+            diags_.report(DiagId::W002, el->range, str->value, s->name);
+        }
+      }
     }
+  }
+
+  static std::string globProblem(llvm::StringRef g) {
+    if (g.empty())
+      return "the pattern is empty";
+    for (size_t i = 0; i < g.size(); ++i) {
+      if (g[i] != '[')
+        continue;
+      size_t close = g.find(']', i + 1);
+      if (close == llvm::StringRef::npos)
+        return "`[` at position " + std::to_string(i + 1) + " is never closed";
+      if (close == i + 1)
+        return "empty character class `[]`";
+      i = close;
+    }
+    return "";
   }
 
   void checkEnvironments() {

@@ -79,6 +79,10 @@ struct Model {
   std::vector<RuleInfo> rules;
   std::vector<DefaultsInfo> defaults;
 
+  /// Name → index into the vectors above (first declaration wins).
+  std::map<std::string, size_t, std::less<>> stakeholderIndex, groupIndex, environmentIndex,
+      serviceIndex, ruleIndex;
+
   const StakeholderInfo *stakeholder(llvm::StringRef name) const;
   const EnvironmentInfo *environment(llvm::StringRef name) const;
   const ServiceInfo *service(llvm::StringRef name) const;

@@ -148,7 +148,8 @@ private:
         {"int", TypeKind::Int},           {"float", TypeKind::Float},
         {"bool", TypeKind::Bool},         {"string", TypeKind::String},
         {"duration", TypeKind::Duration}, {"percent", TypeKind::Percent},
-        {"time", TypeKind::Time},         {"timestamp", TypeKind::Timestamp}};
+        {"time", TypeKind::Time},         {"timestamp", TypeKind::Timestamp},
+        {"timezone", TypeKind::Timezone}};
     for (auto &[name, kind] : prims)
       if (n == name)
         return arity(0) ? types.primitive(kind) : types.error();

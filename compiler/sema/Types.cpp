@@ -22,7 +22,7 @@ static bool sameType(const Type &a, const Type &b) {
 TypeContext::TypeContext() {
   for (TypeKind k : {TypeKind::Error, TypeKind::Int, TypeKind::Float, TypeKind::Bool,
                      TypeKind::String, TypeKind::Duration, TypeKind::Percent, TypeKind::Time,
-                     TypeKind::Timestamp}) {
+                     TypeKind::Timestamp, TypeKind::Timezone}) {
     Type t;
     t.kind = k;
     prims_.push_back(intern(t));
@@ -44,46 +44,54 @@ const Type *TypeContext::primitive(TypeKind k) const {
   return prims_[0];
 }
 const Type *TypeContext::list(const Type *elem) {
-  Type t{TypeKind::List};
+  Type t;
+  t.kind = TypeKind::List;
   t.elem = elem;
   return intern(t);
 }
 const Type *TypeContext::map(const Type *elem) {
-  Type t{TypeKind::Map};
+  Type t;
+  t.kind = TypeKind::Map;
   t.elem = elem;
   return intern(t);
 }
 const Type *TypeContext::optional(const Type *elem) {
   if (elem->kind == TypeKind::Optional || elem->isError())
     return elem;
-  Type t{TypeKind::Optional};
+  Type t;
+  t.kind = TypeKind::Optional;
   t.elem = elem;
   return intern(t);
 }
 const Type *TypeContext::enumType(const EnumSig *e) {
-  Type t{TypeKind::Enum};
+  Type t;
+  t.kind = TypeKind::Enum;
   t.enumSig = e;
   return intern(t);
 }
 const Type *TypeContext::record(const RecordSig *r) {
-  Type t{TypeKind::Record};
+  Type t;
+  t.kind = TypeKind::Record;
   t.record = r;
   return intern(t);
 }
 const Type *TypeContext::family(const std::string &name) {
-  Type t{TypeKind::Family};
+  Type t;
+  t.kind = TypeKind::Family;
   t.family = name;
   return intern(t);
 }
 const Type *TypeContext::ref(RefKind k) {
-  Type t{TypeKind::Ref};
+  Type t;
+  t.kind = TypeKind::Ref;
   t.ref = k;
   return intern(t);
 }
 const Type *TypeContext::unionOf(std::vector<const Type *> members) {
   if (members.size() == 1)
     return members[0];
-  Type t{TypeKind::Union};
+  Type t;
+  t.kind = TypeKind::Union;
   t.members = std::move(members);
   return intern(t);
 }
@@ -99,6 +107,7 @@ std::string TypeContext::spell(const Type *t) {
   case TypeKind::Percent: return "percent";
   case TypeKind::Time: return "time";
   case TypeKind::Timestamp: return "timestamp";
+  case TypeKind::Timezone: return "timezone";
   case TypeKind::Enum: return t->enumSig->name;
   case TypeKind::List: return "list<" + spell(t->elem) + ">";
   case TypeKind::Map: return "map<string, " + spell(t->elem) + ">";
@@ -127,6 +136,7 @@ std::string TypeContext::describe(const Type *t) {
   case TypeKind::Percent: return "a percentage";
   case TypeKind::Time: return "a time of day";
   case TypeKind::Timestamp: return "an RFC 3339 timestamp string";
+  case TypeKind::Timezone: return "an IANA time zone name";
   case TypeKind::Enum: {
     std::string out = "one of ";
     auto &m = t->enumSig->members;

@@ -22,6 +22,7 @@ struct RecordDecl;
 enum class TypeKind : uint8_t {
   Error,     ///< result of an erroneous expression; compatible with everything
   Int, Float, Bool, String, Duration, Percent, Time, Timestamp,
+  Timezone,  ///< IANA time zone name, validated against the system tzdata
   Enum,      ///< named enumeration declared in the stdlib
   List,      ///< list<elem>
   Map,       ///< map<string, elem>
