@@ -45,6 +45,15 @@ private:
   std::vector<uint32_t> starts_;
 };
 
+/// Token type of a literal such as `'}'`, looked up in the generated vocabulary.
+size_t literalTokenType(antlr4::Parser *parser, const std::string &literal) {
+  const antlr4::dfa::Vocabulary &v = parser->getVocabulary();
+  for (size_t i = 0; i <= v.getMaxTokenType(); ++i)
+    if (v.getLiteralName(i) == literal)
+      return i;
+  return antlr4::Token::INVALID_TYPE;
+}
+
 /// Human names for tokens in messages: "`;`", "a name", "end of file".
 std::string tokenDescription(antlr4::Parser *parser, size_t type) {
   switch (type) {
@@ -128,8 +137,9 @@ std::string expectedByRule(size_t rule, const antlr4::misc::IntervalSet &expecte
 /// keeps one mistake from producing a cascade.
 class DiagErrorStrategy : public antlr4::DefaultErrorStrategy {
 public:
-  DiagErrorStrategy(DiagnosticEngine &diags, llvm::StringRef text, const OffsetMap &offsets)
-      : diags_(diags), text_(text), offsets_(offsets) {}
+  DiagErrorStrategy(DiagnosticEngine &diags, llvm::StringRef text, const OffsetMap &offsets,
+                    bool eofIsReal)
+      : diags_(diags), text_(text), offsets_(offsets), eofIsReal_(eofIsReal) {}
 
   bool reported = false;
 
@@ -137,16 +147,16 @@ protected:
   void reportNoViableAlternative(antlr4::Parser *parser,
                                  const antlr4::NoViableAltException &e) override {
     antlr4::Token *t = e.getOffendingToken();
-    if (afterRequire(parser, t))
+    if (afterRequire(parser, t) || missingCloseBrace(parser, t))
       return;
     std::string expected = describeExpected(parser, e.getExpectedTokens(), parser->getContext());
-    report(t, expected.empty() ? "unexpected " + foundDescription(t)
-                               : "expected " + expected + ", found " + foundDescription(t));
+    report(t, expected.empty() ? "unexpected " + found(t)
+                               : "expected " + expected + ", found " + found(t));
   }
 
   void reportInputMismatch(antlr4::Parser *parser, const antlr4::InputMismatchException &e) override {
     antlr4::Token *t = e.getOffendingToken();
-    if (afterRequire(parser, t))
+    if (afterRequire(parser, t) || missingCloseBrace(parser, t))
       return;
     auto expectedSet = e.getExpectedTokens();
     std::string expected = describeExpected(parser, expectedSet, parser->getContext());
@@ -154,7 +164,7 @@ protected:
       reportAfterPrevious(parser, "expected `;` " + phraseFor(parser));
       return;
     }
-    report(t, "expected " + expected + ", found " + foundDescription(t));
+    report(t, "expected " + expected + ", found " + found(t));
   }
 
   void reportUnwantedToken(antlr4::Parser *parser) override {
@@ -162,11 +172,13 @@ protected:
       return;
     beginErrorCondition(parser);
     antlr4::Token *t = parser->getCurrentToken();
+    if (missingCloseBrace(parser, t))
+      return;
     std::string expected = describeExpected(parser, getExpectedTokens(parser), parser->getContext());
     if (expected.empty())
-      report(t, "unexpected " + foundDescription(t));
+      report(t, "unexpected " + found(t));
     else
-      report(t, "unexpected " + foundDescription(t) + "; expected " + expected);
+      report(t, "unexpected " + found(t) + "; expected " + expected);
   }
 
   void reportMissingToken(antlr4::Parser *parser) override {
@@ -207,7 +219,7 @@ private:
     llvm::SMRange r = t->getType() == antlr4::Token::EOF
                           ? llvm::SMRange(locOf(prev->getStopIndex() + 1), locOf(prev->getStopIndex() + 1))
                           : llvm::SMRange(locOf(t->getStartIndex()), locOf(t->getStopIndex() + 1));
-    diags_.report(DiagId::E410, r, foundDescription(t)).hint(DiagId::N011);
+    diags_.report(DiagId::E410, r, found(t)).hint(DiagId::N011);
     return true;
   }
 
@@ -255,9 +267,26 @@ private:
     return llvm::SMLoc::getFromPointer(text_.data() + offsets_.byteOf(codePoint));
   }
 
+  /// At a chunk boundary inside an open block: the block's `}` is missing.
+  bool missingCloseBrace(antlr4::Parser *parser, antlr4::Token *t) {
+    if (!t || t->getType() != antlr4::Token::EOF || eofIsReal_)
+      return false;
+    if (!parser->getExpectedTokens().contains(literalTokenType(parser, "'}'")))
+      return false;
+    report(t, "expected `}` before `" + t->getText() + "`: the block above is not closed");
+    return true;
+  }
+
+  /// A chunk's EOF stands for the next declaration's keyword.
+  std::string found(antlr4::Token *t) {
+    if (t && t->getType() == antlr4::Token::EOF && !eofIsReal_)
+      return "`" + t->getText() + "`";
+    return foundDescription(t);
+  }
+
   void report(antlr4::Token *t, const std::string &message) {
     reported = true;
-    if (!t || t->getType() == antlr4::Token::EOF) {
+    if (!t || (t->getType() == antlr4::Token::EOF && eofIsReal_)) {
       llvm::SMLoc end = llvm::SMLoc::getFromPointer(text_.data() + text_.size());
       diags_.report(DiagId::E100, end, message);
       return;
@@ -281,6 +310,7 @@ private:
   DiagnosticEngine &diags_;
   llvm::StringRef text_;
   const OffsetMap &offsets_;
+  bool eofIsReal_;
 };
 
 /// Converts the parse tree to AST nodes. Tolerates the partial trees error
@@ -890,42 +920,94 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   if (tooDeep)
     return out;
 
-  DPLParser parser(&tokens);
-  parser.removeErrorListeners();
-  parser.addErrorListener(&quiet);
-
-  // Stage 1: SLL prediction, bail out at the first error.
-  parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
-      antlr4::atn::PredictionMode::SLL);
-  parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
-  DPLParser::FileContext *tree = nullptr;
-  try {
-    tree = parser.file();
-  } catch (antlr4::ParseCancellationException &) {
-    tree = nullptr;
-  }
-  std::shared_ptr<DiagErrorStrategy> strategy;
-  if (!tree) {
-    // Stage 2: full LL with recovery and diagnostics.
-    tokens.seek(0);
-    parser.reset();
-    parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
-        antlr4::atn::PredictionMode::LL);
-    strategy = std::make_shared<DiagErrorStrategy>(diags, text, offsets);
-    parser.setErrorHandler(strategy);
-    try {
-      tree = parser.file();
-    } catch (antlr4::RuntimeException &e) {
-      diags.report(DiagId::E100, llvm::SMLoc::getFromPointer(text.data()),
-                   std::string("cannot parse file: ") + e.what());
-      out->parsedOk = false;
-      return out;
+  // Parse one top-level chunk at a time: a chunk starts at a declaration
+  // keyword outside any bracket. Each chunk gets its own two-stage parse, and
+  // its parse tree is freed once converted, so memory stays proportional to
+  // the largest declaration rather than the file (a 50 MB file stays small).
+  std::vector<size_t> starts;
+  {
+    unsigned d = 0;
+    std::string prevText;
+    size_t n = tokens.size();
+    for (size_t i = 0; i < n; ++i) {
+      antlr4::Token *t = tokens.get(i);
+      if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL || t->getType() == antlr4::Token::EOF)
+        continue;
+      size_t type = t->getType();
+      std::string s = t->getText();
+      if (s == "(" || s == "[" || s == "{")
+        ++d;
+      else if ((s == ")" || s == "]" || s == "}") && d)
+        --d;
+      bool declKeyword = type == DPLLexer::T__0 /* owner */ || s == "stakeholder" || s == "group" ||
+                         s == "environment" || s == "defaults" || s == "service" || s == "rule" ||
+                         s == "guard" || s == "record" || s == "schema" || s == "enum";
+      // A declaration keyword starts a chunk only where a declaration can
+      // start: after `;` or `}` at depth 0 (`schema service {` is one chunk).
+      bool boundary = declKeyword && type != DPLLexer::IDENT && (prevText == ";" || prevText == "}");
+      // A declaration keyword in column 1 inside an unclosed block is almost
+      // always a forgotten `}`: end the chunk there (one "expected `}`")
+      // instead of reading the rest of the file as fields of the open block.
+      if (boundary && d > 0 && t->getCharPositionInLine() == 0 && s != "(" && s != "[" && s != "{") {
+        d = 0;
+      }
+      if (starts.empty() || (d == 0 && boundary))
+        starts.push_back(i);
+      prevText = std::move(s);
     }
-    if (strategy->reported || parser.getNumberOfSyntaxErrors() > 0)
-      out->parsedOk = false;
   }
   ASTBuilder builder(ctx, diags, text, offsets);
-  builder.buildFile(tree, *out);
+  size_t eofIndex = tokens.size() - 1;
+  for (size_t c = 0; c < starts.size(); ++c) {
+    size_t from = starts[c], to = c + 1 < starts.size() ? starts[c + 1] : eofIndex;
+    std::vector<std::unique_ptr<antlr4::Token>> chunk;
+    chunk.reserve(to - from + 1);
+    for (size_t i = from; i < to; ++i)
+      chunk.push_back(std::make_unique<antlr4::CommonToken>(tokens.get(i)));
+    // The chunk's EOF sits where the next chunk begins, so "expected `}`"
+    // points at the next declaration, not at the end of the file.
+    auto eof = std::make_unique<antlr4::CommonToken>(tokens.get(to));
+    eof->setType(antlr4::Token::EOF);
+    bool atRealEof = to == eofIndex;
+    chunk.push_back(std::move(eof));
+    antlr4::ListTokenSource source(std::move(chunk));
+    antlr4::CommonTokenStream chunkTokens(&source);
+    chunkTokens.fill();
+
+    DPLParser parser(&chunkTokens);
+    parser.removeErrorListeners();
+    parser.addErrorListener(&quiet);
+    // Stage 1: SLL prediction, bail out at the first error.
+    parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+        antlr4::atn::PredictionMode::SLL);
+    parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
+    DPLParser::FileContext *tree = nullptr;
+    try {
+      tree = parser.file();
+    } catch (antlr4::ParseCancellationException &) {
+      tree = nullptr;
+    }
+    if (!tree) {
+      // Stage 2: full LL with recovery and diagnostics.
+      chunkTokens.seek(0);
+      parser.reset();
+      parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+          antlr4::atn::PredictionMode::LL);
+      auto strategy = std::make_shared<DiagErrorStrategy>(diags, text, offsets, atRealEof);
+      parser.setErrorHandler(strategy);
+      try {
+        tree = parser.file();
+      } catch (antlr4::RuntimeException &e) {
+        diags.report(DiagId::E100, llvm::SMLoc::getFromPointer(text.data()),
+                     std::string("cannot parse file: ") + e.what());
+        out->parsedOk = false;
+        continue;
+      }
+      if (strategy->reported || parser.getNumberOfSyntaxErrors() > 0)
+        out->parsedOk = false;
+    }
+    builder.buildFile(tree, *out);
+  }
   return out;
 }
 

@@ -212,3 +212,18 @@ TEST(Parser, EmptyInputParsesToNoDeclarations) {
   EXPECT_TRUE(f->decls.empty());
   EXPECT_TRUE(f->parsedOk);
 }
+
+TEST(Parser, ForgottenCloseBraceStopsAtTheNextDeclaration) {
+  TestTree t;
+  SourceFile *f = t.parse("service a {\n  replicas = 2;\nservice b { replicas = 3; }\ngroup g = [\"x\"];\n");
+  EXPECT_EQ(t.rendered(), "3:1: E100 expected `}` before `service`: the block above is not closed\n");
+  ASSERT_EQ(f->decls.size(), 3u);
+  EXPECT_EQ(f->decls[1]->name.text, "b");
+}
+
+TEST(Parser, DeclarationKeywordAsANameIsNotABoundary) {
+  TestTree t;
+  SourceFile *f = t.parse("schema service {\n  replicas: int = 1;\n}\nenum e { a, b }\n", "s.dpl", true);
+  EXPECT_EQ(t.rendered(), "");
+  EXPECT_EQ(f->decls.size(), 2u);
+}
