@@ -142,8 +142,15 @@ public:
       : diags_(diags), text_(text), offsets_(offsets), eofIsReal_(eofIsReal) {}
 
   bool reported = false;
+  /// Recover without reporting (the chunk's lexical error was reported).
+  bool silent = false;
 
 protected:
+  void reportError(antlr4::Parser *parser, const antlr4::RecognitionException &e) override {
+    parser_ = parser;
+    antlr4::DefaultErrorStrategy::reportError(parser, e);
+  }
+
   void reportNoViableAlternative(antlr4::Parser *parser,
                                  const antlr4::NoViableAltException &e) override {
     antlr4::Token *t = e.getOffendingToken();
@@ -168,6 +175,7 @@ protected:
   }
 
   void reportUnwantedToken(antlr4::Parser *parser) override {
+    parser_ = parser;
     if (inErrorRecoveryMode(parser))
       return;
     beginErrorCondition(parser);
@@ -182,6 +190,7 @@ protected:
   }
 
   void reportMissingToken(antlr4::Parser *parser) override {
+    parser_ = parser;
     if (inErrorRecoveryMode(parser))
       return;
     beginErrorCondition(parser);
@@ -216,6 +225,8 @@ private:
     if (prev->getText() != "require" || t->getType() == DPLLexer::IDENT)
       return false;
     reported = true;
+    if (silent)
+      return true;
     llvm::SMRange r = t->getType() == antlr4::Token::EOF
                           ? llvm::SMRange(locOf(prev->getStopIndex() + 1), locOf(prev->getStopIndex() + 1))
                           : llvm::SMRange(locOf(t->getStartIndex()), locOf(t->getStopIndex() + 1));
@@ -286,6 +297,8 @@ private:
 
   void report(antlr4::Token *t, const std::string &message) {
     reported = true;
+    if (silent)
+      return;
     if (!t || (t->getType() == antlr4::Token::EOF && eofIsReal_)) {
       llvm::SMLoc end = llvm::SMLoc::getFromPointer(text_.data() + text_.size());
       diags_.report(DiagId::E100, end, message);
@@ -293,24 +306,56 @@ private:
     }
     llvm::SMLoc a = locOf(t->getStartIndex());
     llvm::SMLoc b = locOf(t->getStopIndex() + 1);
-    diags_.report(DiagId::E100, llvm::SMRange(a, b), message);
+    auto d = diags_.report(DiagId::E100, llvm::SMRange(a, b), message);
+    addHints(d, t);
+  }
+
+  /// Whether the parser is inside a `when`, `in` or `constrain` condition.
+  bool inCondition() {
+    for (antlr4::RuleContext *c = parser_ ? parser_->getContext() : nullptr; c;
+         c = dynamic_cast<antlr4::RuleContext *>(c->parent))
+      if (dynamic_cast<DPLParser::WhenStmtContext *>(c) || dynamic_cast<DPLParser::InStmtContext *>(c) ||
+          dynamic_cast<DPLParser::ConstrainStmtContext *>(c))
+        return true;
+    return false;
+  }
+
+  /// "did you mean" for a misspelt keyword, `==` for `=` in a condition.
+  void addHints(DiagnosticEngine::Builder &d, antlr4::Token *t) {
+    if (!t)
+      return;
+    if (t->getType() == DPLLexer::IDENT) {
+      static const std::vector<std::string> keywords = {
+          "owner", "stakeholder", "group", "environment", "defaults", "service", "rule",
+          "in", "when", "require", "constrain"};
+      std::string best = closestName(t->getText(), keywords);
+      if (!best.empty())
+        d.hint(DiagId::N002, best);
+    } else if (t->getText() == "=" && inCondition()) {
+      d.hint(DiagId::N002, "==");
+    }
   }
 
   /// clang places "expected `;`" right after the previous token.
   void reportAfterPrevious(antlr4::Parser *parser, const std::string &message) {
     reported = true;
+    if (silent)
+      return;
     antlr4::Token *prev = parser->getTokenStream()->LT(-1);
     if (!prev) {
       report(parser->getCurrentToken(), message);
       return;
     }
-    diags_.report(DiagId::E100, locOf(prev->getStopIndex() + 1), message);
+    auto d = diags_.report(DiagId::E100, locOf(prev->getStopIndex() + 1), message);
+    addHints(d, parser->getCurrentToken());
   }
+
 
   DiagnosticEngine &diags_;
   llvm::StringRef text_;
   const OffsetMap &offsets_;
   bool eofIsReal_;
+  antlr4::Parser *parser_ = nullptr;
 };
 
 /// Converts the parse tree to AST nodes. Tolerates the partial trees error
@@ -320,6 +365,9 @@ public:
   ASTBuilder(ast::ASTContext &ctx, DiagnosticEngine &diags, llvm::StringRef text,
              const OffsetMap &offsets)
       : ctx_(ctx), diags_(diags), text_(text), offsets_(offsets) {}
+
+  /// Set while converting a tree that came out of error recovery.
+  bool recovering = false;
 
   void buildFile(DPLParser::FileContext *file, ast::SourceFile &out) {
     for (auto *d : file->decl())
@@ -375,7 +423,7 @@ private:
       return blockDecl(K::Rule, c, d->ident(), d->block());
     if (auto *d = dynamic_cast<DPLParser::GroupDeclContext *>(c)) {
       auto *g = named<ast::GroupDecl>(c, d->ident());
-      g->value = buildValue(d->value());
+      g->value = broken(c) ? error(c) : buildValue(d->value());
       return g;
     }
     if (auto *d = dynamic_cast<DPLParser::GuardDeclContext *>(c)) {
@@ -471,28 +519,45 @@ private:
     return out;
   }
 
+  /// True when error recovery touched this subtree. Such statements keep
+  /// their shape but their values become ErrorExpr: a half-parsed value must
+  /// not produce type errors on top of the syntax error (no cascades).
+  static bool hasSyntaxError(antlr4::tree::ParseTree *t) {
+    if (!t)
+      return true;
+    if (dynamic_cast<antlr4::tree::ErrorNode *>(t))
+      return true;
+    if (auto *rc = dynamic_cast<antlr4::ParserRuleContext *>(t); rc && rc->exception)
+      return true;
+    for (auto *child : t->children)
+      if (hasSyntaxError(child))
+        return true;
+    return false;
+  }
+  bool broken(antlr4::tree::ParseTree *t) { return recovering && hasSyntaxError(t); }
+
   ast::Stmt *buildStmt(DPLParser::StmtContext *c) {
     if (auto *s = dynamic_cast<DPLParser::FieldStmtContext *>(c)) {
       auto *f = ctx_.make<ast::FieldStmt>(range(c));
       f->name = name(s->ident());
-      f->value = buildValue(s->value());
+      f->value = broken(c) ? error(c) : buildValue(s->value());
       return f;
     }
     if (auto *s = dynamic_cast<DPLParser::InStmtContext *>(c)) {
       auto *i = ctx_.make<ast::InStmt>(range(c));
-      i->predicate = buildExpr(s->expr());
+      i->predicate = broken(s->expr()) ? error(c) : buildExpr(s->expr());
       if (s->block())
         i->body = buildBlock(s->block());
       return i;
     }
     if (auto *s = dynamic_cast<DPLParser::WhenStmtContext *>(c)) {
       auto *w = ctx_.make<ast::WhenStmt>(range(c));
-      w->predicate = buildExpr(s->expr());
+      w->predicate = broken(c) ? error(c) : buildExpr(s->expr());
       return w;
     }
     if (auto *s = dynamic_cast<DPLParser::ConstrainStmtContext *>(c)) {
       auto *w = ctx_.make<ast::ConstrainStmt>(range(c));
-      w->predicate = buildExpr(s->expr());
+      w->predicate = broken(c) ? error(c) : buildExpr(s->expr());
       return w;
     }
     if (auto *s = dynamic_cast<DPLParser::RequireStmtContext *>(c)) {
@@ -501,6 +566,9 @@ private:
       if (s->callArgs()) {
         r->hasParens = true;
         r->args = buildArgs(s->callArgs());
+        // A guard call with a syntax error is not checked further.
+        if (broken(c))
+          r->guard = {};
       }
       return r;
     }
@@ -775,9 +843,8 @@ private:
     llvm::SMRange r = range(t);
     auto *e = ctx_.make<ast::StringExpr>(r);
     const char *base = r.Start.getPointer();
+    // An unterminated string was reported when the tokens were scanned.
     bool terminated = t->getType() == DPLLexer::STRING;
-    if (!terminated)
-      diags_.report(DiagId::E101, r);
     // Work on raw bytes of the source so byte offsets stay exact.
     llvm::StringRef raw(base, r.End.getPointer() - base);
     size_t end = terminated ? raw.size() - 1 : raw.size();
@@ -897,6 +964,10 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
       out->parsedOk = false;
       continue;
     }
+    if (type == DPLLexer::UNTERMINATED_STRING) {
+      diags.report(DiagId::E101, llvm::SMRange(locAt(t->getStartIndex()), locAt(t->getStopIndex() + 1)));
+      out->parsedOk = false;
+    }
     if (type == DPLLexer::UNTERMINATED_COMMENT) {
       diags.report(DiagId::E102, locAt(t->getStartIndex()));
       out->parsedOk = false;
@@ -994,6 +1065,13 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
       parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
           antlr4::atn::PredictionMode::LL);
       auto strategy = std::make_shared<DiagErrorStrategy>(diags, text, offsets, atRealEof);
+      // An unterminated string or comment already explains why this
+      // declaration does not parse; recover silently instead of piling on.
+      for (size_t i = from; i < to; ++i) {
+        size_t type = tokens.get(i)->getType();
+        if (type == DPLLexer::UNTERMINATED_STRING || type == DPLLexer::UNTERMINATED_COMMENT)
+          strategy->silent = true;
+      }
       parser.setErrorHandler(strategy);
       try {
         tree = parser.file();
@@ -1006,6 +1084,7 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
       if (strategy->reported || parser.getNumberOfSyntaxErrors() > 0)
         out->parsedOk = false;
     }
+    builder.recovering = !out->parsedOk;
     builder.buildFile(tree, *out);
   }
   return out;
