@@ -91,5 +91,7 @@ UNTERMINATED_COMMENT : '/*' (~'*' | '*'+ ~[*/])* '*'* -> channel(HIDDEN) ;
 WS : [ \t\r\n\f]+ -> channel(HIDDEN) ;
 // `#` comments (YAML/HCL habit): reported once, then skipped like a comment.
 HASH_COMMENT : '#' ~[\r\n]* -> channel(HIDDEN) ;
-// Anything else: reported once by the AST builder, invisible to the parser.
-BAD_CHAR : . -> channel(HIDDEN) ;
+// Anything else: reported once per run, invisible to the parser. A run is one
+// token so that megabytes of binary junk stay cheap.
+BAD_CHAR : ~[A-Za-z0-9_ \t\r\n\f"/#{}()[\];=,.:<>!|?+\-]+ -> channel(HIDDEN) ;
+BAD_ONE  : . -> channel(HIDDEN) ;

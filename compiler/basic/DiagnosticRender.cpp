@@ -27,7 +27,21 @@ struct Span {
   bool valid = false;
 };
 
-Span spanOf(SourceManager &sm, llvm::SMRange r, const std::string &fallbackFile) {
+/// 1-based column of `loc` counted in Unicode code points (SARIF's default
+/// column kind), rather than bytes.
+unsigned codePointColumn(llvm::StringRef text, size_t off) {
+  size_t lineStart = off;
+  while (lineStart > 0 && text[lineStart - 1] != '\n')
+    --lineStart;
+  unsigned col = 1;
+  for (size_t i = lineStart; i < off; ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80)
+      ++col;
+  return col;
+}
+
+Span spanOf(SourceManager &sm, llvm::SMRange r, const std::string &fallbackFile,
+            bool codePoints = false) {
   Span s;
   unsigned buf = sm.bufferOf(r.Start);
   if (!buf) {
@@ -46,6 +60,10 @@ Span spanOf(SourceManager &sm, llvm::SMRange r, const std::string &fallbackFile)
   const char *base = sm.text(buf).data();
   s.byte = r.Start.getPointer() - base;
   s.endByte = endLoc.getPointer() - base;
+  if (codePoints) {
+    s.column = codePointColumn(sm.text(buf), s.byte);
+    s.endColumn = s.endByte > s.byte ? codePointColumn(sm.text(buf), s.endByte) : s.column + 1;
+  }
   return s;
 }
 
@@ -127,7 +145,7 @@ void printMessage(SourceManager &sm, llvm::raw_ostream &os, bool color, llvm::SM
 
 void renderText(DiagnosticEngine &engine, llvm::raw_ostream &os, bool color) {
   SourceManager &sm = engine.sources();
-  for (const Diagnostic *d : engine.sorted()) {
+  for (const Diagnostic *d : engine.shown()) {
     std::string msg = d->message + " [" + diagInfo(d->id).id + "]";
     printMessage(sm, os, color, d->range, d->severity, msg, d->file);
     for (const DiagNote &n : d->notes)
@@ -158,7 +176,7 @@ llvm::json::Value jsonRange(const Span &s) {
 void renderJson(DiagnosticEngine &engine, llvm::raw_ostream &os) {
   SourceManager &sm = engine.sources();
   llvm::json::Array diags;
-  for (const Diagnostic *d : engine.sorted()) {
+  for (const Diagnostic *d : engine.shown()) {
     const DiagInfo &info = diagInfo(d->id);
     llvm::json::Array notes;
     for (const DiagNote &n : d->notes)
@@ -181,18 +199,25 @@ void renderJson(DiagnosticEngine &engine, llvm::raw_ostream &os) {
 
 /// Repository-relative URI for SARIF: relative to the working directory,
 /// forward slashes, percent-encoding of spaces.
-std::string sarifUri(const std::string &path) {
+/// Repository-relative URI for SARIF: the path made absolute and normalised,
+/// then relative to the working directory (the repository root in CI);
+/// forward slashes, spaces and `%` percent-encoded. A path outside the
+/// working directory becomes an absolute `file://` URI.
+std::pair<std::string, bool> sarifUri(const std::string &path) {
   llvm::SmallString<256> p(path);
-  if (llvm::sys::path::is_absolute(p)) {
-    llvm::SmallString<256> cwd;
-    if (!llvm::sys::fs::current_path(cwd)) {
-      llvm::StringRef rel(p);
-      if (rel.consume_front(cwd) && rel.consume_front("/"))
-        p = rel;
+  llvm::sys::fs::make_absolute(p);
+  llvm::sys::path::remove_dots(p, /*remove_dot_dot=*/true);
+  llvm::SmallString<256> cwd;
+  bool relative = false;
+  if (!llvm::sys::fs::current_path(cwd)) {
+    llvm::sys::path::remove_dots(cwd, true);
+    llvm::StringRef rel(p);
+    if (rel.consume_front(cwd) && rel.consume_front("/")) {
+      p = rel;
+      relative = true;
     }
   }
-  llvm::sys::path::remove_dots(p, /*remove_dot_dot=*/true, llvm::sys::path::Style::posix);
-  std::string out;
+  std::string out = relative ? "" : "file://";
   for (char c : p) {
     if (c == ' ')
       out += "%20";
@@ -201,12 +226,15 @@ std::string sarifUri(const std::string &path) {
     else
       out += c;
   }
-  return out;
+  return {out, relative};
 }
 
 llvm::json::Object sarifLocation(const Span &s) {
-  llvm::json::Object phys{{"artifactLocation",
-                           llvm::json::Object{{"uri", sarifUri(s.file)}, {"uriBaseId", "%SRCROOT%"}}}};
+  auto [uri, relative] = sarifUri(s.file);
+  llvm::json::Object artifact{{"uri", uri}};
+  if (relative)
+    artifact["uriBaseId"] = "%SRCROOT%";
+  llvm::json::Object phys{{"artifactLocation", std::move(artifact)}};
   if (s.valid)
     phys["region"] = llvm::json::Object{{"startLine", s.line},
                                         {"startColumn", s.column},
@@ -235,14 +263,14 @@ void renderSarif(DiagnosticEngine &engine, llvm::raw_ostream &os, const RenderOp
          llvm::json::Object{{"level", severityName(info.severity)}}}});
   }
   llvm::json::Array results;
-  for (const Diagnostic *d : engine.sorted()) {
+  for (const Diagnostic *d : engine.shown()) {
     const DiagInfo &info = diagInfo(d->id);
-    Span span = spanOf(sm, d->range, d->file);
+    Span span = spanOf(sm, d->range, d->file, /*codePoints=*/true);
     std::string text = d->message;
     llvm::json::Array related;
     int relId = 1;
     for (const DiagNote &n : d->notes) {
-      Span ns = spanOf(sm, n.range, "");
+      Span ns = spanOf(sm, n.range, "", /*codePoints=*/true);
       if (!ns.valid) {
         text += "\n" + n.message; // hints become part of the message
         continue;
@@ -292,7 +320,7 @@ std::string ghEscape(llvm::StringRef s, bool property) {
 
 void renderGithub(DiagnosticEngine &engine, llvm::raw_ostream &os) {
   SourceManager &sm = engine.sources();
-  for (const Diagnostic *d : engine.sorted()) {
+  for (const Diagnostic *d : engine.shown()) {
     const DiagInfo &info = diagInfo(d->id);
     Span s = spanOf(sm, d->range, d->file);
     std::string text = d->message;

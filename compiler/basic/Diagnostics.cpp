@@ -46,11 +46,28 @@ std::vector<const Diagnostic *> DiagnosticEngine::sorted() const {
   return out;
 }
 
+std::vector<const Diagnostic *> DiagnosticEngine::shown() const {
+  std::vector<const Diagnostic *> all = sorted();
+  if (!maxErrors_)
+    return all;
+  std::vector<const Diagnostic *> out;
+  unsigned errors = 0;
+  for (const Diagnostic *d : all) {
+    if (d->severity == Severity::Error && ++errors > maxErrors_)
+      break; // like clang: nothing after the last error shown
+    out.push_back(d);
+  }
+  return out;
+}
+
 std::string diagnosticSummary(const DiagnosticEngine &engine) {
   auto plural = [](unsigned n, const char *word) {
     return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
   };
+  // Like clang, count the errors shown (after --max-errors), not all found.
   unsigned e = engine.errorCount(), w = engine.warningCount();
+  if (engine.maxErrors() && e > engine.maxErrors())
+    e = engine.maxErrors();
   if (!e && !w)
     return "";
   if (e && w)

@@ -98,10 +98,14 @@ public:
     return fmt::format(fmt::runtime(diagInfo(id).format), toArg(args)...);
   }
 
-  /// Stop keeping errors after this many (0 = unlimited).
+  /// Show at most this many errors (0 = unlimited). Every diagnostic is
+  /// collected (up to kHardLimit errors) and the limit applies to the sorted
+  /// output, so the errors shown are the first ones in the files.
   void setMaxErrors(unsigned n) { maxErrors_ = n; }
   unsigned maxErrors() const { return maxErrors_; }
-  bool limitReached() const { return maxErrors_ && errorCount_ >= maxErrors_; }
+  /// Collection stops after this many errors: binary junk cannot exhaust memory.
+  static constexpr unsigned kHardLimit = 100000;
+  bool limitReached() const { return errorCount_ >= kHardLimit; }
 
   unsigned errorCount() const { return errorCount_; }
   unsigned warningCount() const { return warningCount_; }
@@ -127,7 +131,12 @@ private:
   bool droppedAny_ = false;
   friend struct DiagnosticRenderer;
 public:
-  bool droppedAny() const { return droppedAny_; }
+  /// True when errors exist that the output will not show.
+  bool droppedAny() const {
+    return droppedAny_ || (maxErrors_ && errorCount_ > maxErrors_);
+  }
+  /// Diagnostics to render: sorted, cut after the `maxErrors`-th error.
+  std::vector<const Diagnostic *> shown() const;
 };
 
 enum class OutputFormat { Text, Json, Sarif, Github };

@@ -56,14 +56,18 @@ int runCheck(const std::string &dir, const CommonFlags &flags, const char *argv0
     return ExitUsage;
   if (text && ok) {
     const dpl::Model *m = comp.model();
+    auto count = [](size_t n, const char *word) {
+      return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+    };
     size_t units = m->environments.size() * m->services.size();
-    llvm::outs() << "deployc: checked " << comp.policyFileCount() << " files: "
-                 << m->stakeholders.size() << " stakeholders, " << m->groups.size() << " groups, "
-                 << m->environments.size() << " environments, " << m->services.size()
-                 << " services, " << units << " units, " << m->rules.size() << " rules; no errors";
+    llvm::outs() << "deployc: checked " << count(comp.policyFileCount(), "file") << ": "
+                 << count(m->stakeholders.size(), "stakeholder") << ", "
+                 << count(m->groups.size(), "group") << ", "
+                 << count(m->environments.size(), "environment") << ", "
+                 << count(m->services.size(), "service") << ", " << count(units, "unit") << ", "
+                 << count(m->rules.size(), "rule") << "; no errors";
     if (comp.diags().warningCount())
-      llvm::outs() << " (" << comp.diags().warningCount() << " warning"
-                   << (comp.diags().warningCount() == 1 ? "" : "s") << ")";
+      llvm::outs() << " (" << count(comp.diags().warningCount(), "warning") << ")";
     llvm::outs() << "\n";
   }
   return ok ? ExitOk : ExitErrors;

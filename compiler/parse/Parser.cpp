@@ -9,6 +9,7 @@
 #include <llvm/ADT/StringExtras.h>
 
 #include <cerrno>
+#include <set>
 #include <cmath>
 #include <cstdlib>
 
@@ -21,7 +22,8 @@ namespace {
 /// ANTLR indexes characters by code point; diagnostics need byte offsets.
 class OffsetMap {
 public:
-  explicit OffsetMap(llvm::StringRef text) : size_(text.size()) {
+  /// `text` is what ANTLR sees; `skip` bytes (a UTF-8 BOM) precede it.
+  OffsetMap(llvm::StringRef text, size_t skip) : size_(text.size()), skip_(skip) {
     bool ascii = true;
     for (unsigned char c : text)
       if (c >= 0x80) {
@@ -36,12 +38,13 @@ public:
   }
   size_t byteOf(size_t codePoint) const {
     if (starts_.empty())
-      return std::min(codePoint, size_);
-    return codePoint < starts_.size() ? starts_[codePoint] : size_;
+      return skip_ + std::min(codePoint, size_);
+    return skip_ + (codePoint < starts_.size() ? starts_[codePoint] : size_);
   }
 
 private:
   size_t size_;
+  size_t skip_;
   std::vector<uint32_t> starts_;
 };
 
@@ -52,6 +55,29 @@ size_t literalTokenType(antlr4::Parser *parser, const std::string &literal) {
     if (v.getLiteralName(i) == literal)
       return i;
   return antlr4::Token::INVALID_TYPE;
+}
+
+/// The first character of `s` as users can read it: itself when printable,
+/// otherwise its code point (`U+0000`).
+std::string printableChar(const std::string &s) {
+  if (s.empty())
+    return "";
+  unsigned char c = s[0];
+  if (c >= 0x20 && c < 0x7F)
+    return std::string(1, static_cast<char>(c));
+  // Decode one UTF-8 sequence (the file was validated as UTF-8).
+  uint32_t cp = c;
+  size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  if (len > 1) {
+    cp = c & (0xFF >> (len + 1));
+    for (size_t i = 1; i < len && i < s.size(); ++i)
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i]) & 0x3F);
+  }
+  bool printable = cp >= 0xA0 && cp != 0xFEFF && !(cp >= 0x2028 && cp <= 0x202F) &&
+                   !(cp >= 0x200B && cp <= 0x200F);
+  if (printable)
+    return s.substr(0, len);
+  return fmt::format("U+{:04X}", cp);
 }
 
 /// Human names for tokens in messages: "`;`", "a name", "end of file".
@@ -201,6 +227,17 @@ protected:
     reportAfterPrevious(parser, "expected " + what + (phrase.empty() ? "" : " " + phrase));
   }
 
+  /// After resynchronising past a `;` or `}`, the next statement is new
+  /// input: report its errors too (`require 5; require 30s;` gives two).
+  void recover(antlr4::Parser *parser, std::exception_ptr e) override {
+    antlr4::DefaultErrorStrategy::recover(parser, e);
+    antlr4::Token *prev = parser->getTokenStream()->LT(-1);
+    // Only leave recovery mode; keep lastErrorIndex/lastErrorStates, which
+    // stop recovery from looping at one position.
+    if (prev && (prev->getText() == ";" || prev->getText() == "}"))
+      errorRecoveryMode = false;
+  }
+
   /// Never delete a statement terminator or a brace to make the input fit:
   /// that turns `x = ;` into `x = <next statement>` and cascades. Such
   /// errors resynchronise at the terminator instead.
@@ -225,7 +262,7 @@ private:
     if (prev->getText() != "require" || t->getType() == DPLLexer::IDENT)
       return false;
     reported = true;
-    if (silent)
+    if (silent || !firstAt(t->getStartIndex()))
       return true;
     llvm::SMRange r = t->getType() == antlr4::Token::EOF
                           ? llvm::SMRange(locOf(prev->getStopIndex() + 1), locOf(prev->getStopIndex() + 1))
@@ -297,7 +334,7 @@ private:
 
   void report(antlr4::Token *t, const std::string &message) {
     reported = true;
-    if (silent)
+    if (silent || !firstAt(t ? t->getStartIndex() : text_.size()))
       return;
     if (!t || (t->getType() == antlr4::Token::EOF && eofIsReal_)) {
       llvm::SMLoc end = llvm::SMLoc::getFromPointer(text_.data() + text_.size());
@@ -339,7 +376,7 @@ private:
   /// clang places "expected `;`" right after the previous token.
   void reportAfterPrevious(antlr4::Parser *parser, const std::string &message) {
     reported = true;
-    if (silent)
+    if (silent || !firstAt(parser->getCurrentToken()->getStartIndex()))
       return;
     antlr4::Token *prev = parser->getTokenStream()->LT(-1);
     if (!prev) {
@@ -356,6 +393,9 @@ private:
   const OffsetMap &offsets_;
   bool eofIsReal_;
   antlr4::Parser *parser_ = nullptr;
+  std::set<size_t> reportedAt_;
+  /// One syntax error per input position: recovery may revisit a token.
+  bool firstAt(size_t index) { return reportedAt_.insert(index).second; }
 };
 
 /// Converts the parse tree to AST nodes. Tolerates the partial trees error
@@ -933,10 +973,14 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   ctx.files.push_back(std::move(file));
 
   llvm::StringRef text = diags.sources().text(buffer);
-  OffsetMap offsets(text);
+  // A UTF-8 byte order mark is not part of the program; ANTLR would drop it
+  // silently and shift every offset, so skip it here and account for it.
+  llvm::StringRef program = text;
+  size_t bom = program.consume_front("\xEF\xBB\xBF") ? 3 : 0;
+  OffsetMap offsets(program, bom);
   auto locAt = [&](size_t cp) { return llvm::SMLoc::getFromPointer(text.data() + offsets.byteOf(cp)); };
 
-  antlr4::ANTLRInputStream input(text.data(), text.size());
+  antlr4::ANTLRInputStream input(program.data(), program.size());
   DPLLexer lexer(&input);
   NullErrorListener quiet;
   lexer.removeErrorListeners();
@@ -945,16 +989,16 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   tokens.fill();
 
   // Lexical problems and nesting depth, before the parser sees anything.
-  unsigned depth = 0, prefixRun = 0;
+  unsigned depth = 0, prefixRun = 0, chain = 0;
   bool tooDeep = false;
   antlr4::Token *lastBad = nullptr;
   for (antlr4::Token *t : tokens.getTokens()) {
     size_t type = t->getType();
-    if (type == DPLLexer::BAD_CHAR) {
+    if (type == DPLLexer::BAD_CHAR || type == DPLLexer::BAD_ONE) {
       // One diagnostic per run of adjacent bad characters.
       if (!lastBad || lastBad->getStopIndex() + 1 != t->getStartIndex())
-        diags.report(DiagId::E103, llvm::SMRange(locAt(t->getStartIndex()), locAt(t->getStopIndex() + 1)),
-                     t->getText());
+        diags.report(DiagId::E103, llvm::SMRange(locAt(t->getStartIndex()), locAt(t->getStartIndex() + 1)),
+                     printableChar(t->getText()));
       lastBad = t;
       out->parsedOk = false;
       continue;
@@ -982,6 +1026,16 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
       depth = depth ? depth - 1 : 0;
     }
     prefixRun = (s == "not" || s == "-") ? prefixRun + 1 : 0;
+    // Operators since the last separator: the checker recurses along a chain.
+    // Only operators that chain count (comparisons do not associate).
+    static const std::set<std::string> ops = {"or", "and", "+", "-", "."};
+    if (s == ";" || s == "," || s == "{" || s == "}")
+      chain = 0;
+    else if (ops.count(s) && ++chain > options.maxChain && !tooDeep) {
+      diags.report(DiagId::E110, locAt(t->getStartIndex()), options.maxChain);
+      tooDeep = true;
+      out->parsedOk = false;
+    }
     if (!tooDeep && (depth > options.maxNesting || prefixRun > options.maxNesting)) {
       diags.report(DiagId::E104, locAt(t->getStartIndex()), options.maxNesting);
       tooDeep = true;

@@ -10,6 +10,8 @@ namespace dpl {
 struct ParseOptions {
   /// Deepest bracket / prefix-operator nesting accepted (guards the stack).
   unsigned maxNesting = 100;
+  /// Longest chain of binary operators in one expression.
+  unsigned maxChain = 1000;
 };
 
 /// Parses buffer `buffer` of `diags.sources()` into a SourceFile owned by

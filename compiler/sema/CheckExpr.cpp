@@ -133,14 +133,21 @@ bool ExprChecker::looksLike(const Expr *e, const Type *t) const {
   t = t->stripOptional();
   switch (t->kind) {
   case TypeKind::Error: return true;
-  case TypeKind::Int: return isa<IntExpr>(e) || (isa<UnaryExpr>(e) && cast<UnaryExpr>(e)->op == UnaryOp::Neg);
-  case TypeKind::Float: return isa<FloatExpr>(e) || isa<IntExpr>(e);
+  case TypeKind::Int:
+  case TypeKind::Float: {
+    const Expr *n = e;
+    if (auto *u = dyn_cast<UnaryExpr>(e); u && u->op == UnaryOp::Neg)
+      n = u->operand;
+    return isa<IntExpr>(n) || (t->kind == TypeKind::Float && isa<FloatExpr>(n));
+  }
   case TypeKind::Bool: return isa<BoolExpr>(e);
   case TypeKind::String:
   case TypeKind::Timestamp:
   case TypeKind::Timezone: return isa<StringExpr>(e);
-  case TypeKind::Duration: return isa<DurationExpr>(e);
-  case TypeKind::Percent: return isa<PercentExpr>(e);
+  case TypeKind::Duration:
+    return isa<DurationExpr>(e) || (isa<UnaryExpr>(e) && isa<DurationExpr>(cast<UnaryExpr>(e)->operand));
+  case TypeKind::Percent:
+    return isa<PercentExpr>(e) || (isa<UnaryExpr>(e) && isa<PercentExpr>(cast<UnaryExpr>(e)->operand));
   case TypeKind::Time: return isa<TimeExpr>(e);
   case TypeKind::Enum:
   case TypeKind::Ref: return isa<NameExpr>(e);
@@ -182,10 +189,14 @@ void ExprChecker::checkValue(const Expr *e, const Type *expected, InterpScope in
     if (!isa<IntExpr>(e))
       mismatch(e, t);
     return;
-  case TypeKind::Float:
-    if (!isa<FloatExpr>(e) && !isa<IntExpr>(e))
+  case TypeKind::Float: {
+    const Expr *n = e;
+    if (auto *u = dyn_cast<UnaryExpr>(e); u && u->op == UnaryOp::Neg)
+      n = u->operand;
+    if (!isa<FloatExpr>(n) && !isa<IntExpr>(n))
       mismatch(e, t);
     return;
+  }
   case TypeKind::Bool:
     if (!isa<BoolExpr>(e))
       mismatch(e, t);
@@ -213,10 +224,18 @@ void ExprChecker::checkValue(const Expr *e, const Type *expected, InterpScope in
       diags_.report(DiagId::E401, e->range, i->value).hint(DiagId::N003, i->value);
       return;
     }
+    if (auto *u = dyn_cast<UnaryExpr>(e); u && u->op == UnaryOp::Neg && isa<DurationExpr>(u->operand)) {
+      diags_.report(DiagId::E412, e->range, "a duration", "zero or more", toString(e));
+      return;
+    }
     if (!isa<DurationExpr>(e))
       mismatch(e, t);
     return;
   case TypeKind::Percent:
+    if (auto *u = dyn_cast<UnaryExpr>(e); u && u->op == UnaryOp::Neg && isa<PercentExpr>(u->operand)) {
+      diags_.report(DiagId::E402, e->range, "-" + cast<PercentExpr>(u->operand)->spelling);
+      return;
+    }
     if (auto *p = dyn_cast<PercentExpr>(e)) {
       if (p->value < 0 || p->value > 100)
         diags_.report(DiagId::E402, e->range, p->spelling);
@@ -466,8 +485,15 @@ void ExprChecker::checkFields(const std::vector<Stmt *> &body, const RecordSig &
   }
   if (!requireAll)
     return;
+  // A misspelt field was reported with its "did you mean"; do not also
+  // report the field it meant as missing.
+  std::vector<std::string> names = fieldNames(schema);
+  llvm::StringSet<> meant;
+  for (const Stmt *s : body)
+    if (auto *f = dyn_cast<FieldStmt>(s); f && !schema.field(f->name.text))
+      meant.insert(closestName(f->name.text, names));
   for (const FieldSig &fs : schema.fields)
-    if (fs.required() && !seen.count(fs.name))
+    if (fs.required() && !seen.count(fs.name) && !meant.count(fs.name))
       diags_.report(DiagId::E208, declRange, what, fs.name);
 }
 
@@ -510,8 +536,15 @@ void ExprChecker::checkArgs(const std::vector<Arg> &args, llvm::ArrayRef<FieldSi
         auto d = isGuard ? diags_.report(DiagId::E209, a.name.range, what.substr(1, what.size() - 2), a.name.text)
                          : diags_.report(DiagId::E203, a.name.range, a.name.text, what + " record");
         std::string best = closestName(a.name.text, names);
-        if (!best.empty())
+        if (!best.empty()) {
           d.hint(DiagId::N002, best);
+          // Count the argument it meant as given: no "missing argument" on top.
+          for (size_t i = 0; i < params.size(); ++i)
+            if (params[i].name == best && !set[i]) {
+              set[i] = true;
+              setAt[i] = a.range;
+            }
+        }
         continue;
       }
     }
@@ -872,7 +905,14 @@ const Type *ExprChecker::typeOf(const Expr *e, PredScope scope) {
     return invalid();
   }
   case BinaryOp::Matches:
-    return lk == TypeKind::String && rk == TypeKind::String ? boolT : invalid();
+    if (lk != TypeKind::String || rk != TypeKind::String)
+      return invalid();
+    if (auto *glob = dyn_cast<StringExpr>(b->rhs)) {
+      std::string problem = globProblem(glob->value);
+      if (!problem.empty())
+        diags_.report(DiagId::E411, glob->range, glob->value, problem);
+    }
+    return boolT;
   case BinaryOp::Add:
   case BinaryOp::Sub:
     if ((lk == TypeKind::Int || lk == TypeKind::Duration || lk == TypeKind::Float) && compatible(l, r))

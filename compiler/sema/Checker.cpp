@@ -98,7 +98,37 @@ static bool globMatchImpl(llvm::StringRef p, llvm::StringRef t) {
 
 bool globMatch(llvm::StringRef pattern, llvm::StringRef text) { return globMatchImpl(pattern, text); }
 
+std::string globProblem(llvm::StringRef g) {
+    if (g.empty())
+      return "the pattern is empty";
+    for (size_t i = 0; i < g.size(); ++i) {
+      if (g[i] != '[')
+        continue;
+      size_t close = g.find(']', i + 1);
+      if (close == llvm::StringRef::npos)
+        return "`[` at position " + std::to_string(i + 1) + " is never closed";
+      if (close == i + 1)
+        return "empty character class `[]`";
+      i = close;
+    }
+    return "";
+  }
+
+
 namespace {
+
+/// Whether `e` is absent or a list of plain strings.
+bool isStringList(const Expr *e) {
+  if (!e)
+    return true;
+  auto *l = dyn_cast<ListExpr>(e);
+  if (!l)
+    return false;
+  for (const Expr *el : l->elements)
+    if (!isa<StringExpr>(el))
+      return false;
+  return true;
+}
 
 std::vector<std::string> stringList(const Expr *e) {
   std::vector<std::string> out;
@@ -188,6 +218,8 @@ private:
         info->paths = stringList(fieldValue(info->decl, "paths"));
         info->may = stringList(fieldValue(info->decl, "may"));
         info->services = stringList(fieldValue(info->decl, "services"));
+        info->pathsKnown = fieldValue(info->decl, "paths") && isStringList(fieldValue(info->decl, "paths"));
+        info->servicesKnown = isStringList(fieldValue(info->decl, "services"));
         model_->stakeholderIndex.emplace(info->name, model_->stakeholders.size());
         model_->stakeholders.push_back(std::move(info));
       }
@@ -220,7 +252,7 @@ private:
         d.hint(DiagId::N002, best);
       return;
     }
-    bool ok = false;
+    bool ok = !s->pathsKnown;
     for (auto &g : s->paths)
       ok |= globMatch(g, f.relPath);
     if (!ok) {
@@ -293,7 +325,7 @@ private:
       }
       case DeclKind::Service:
         if (owner && !d->name.empty()) {
-          bool ok = false;
+          bool ok = !owner->servicesKnown;
           for (auto &g : owner->services)
             ok |= globMatch(g, d->name.text);
           if (!ok)
@@ -357,22 +389,6 @@ private:
     }
   }
 
-  static std::string globProblem(llvm::StringRef g) {
-    if (g.empty())
-      return "the pattern is empty";
-    for (size_t i = 0; i < g.size(); ++i) {
-      if (g[i] != '[')
-        continue;
-      size_t close = g.find(']', i + 1);
-      if (close == llvm::StringRef::npos)
-        return "`[` at position " + std::to_string(i + 1) + " is never closed";
-      if (close == i + 1)
-        return "empty character class `[]`";
-      i = close;
-    }
-    return "";
-  }
-
   void checkEnvironments() {
     const RecordSig *schema = std_.schema("environment");
     for (auto &env : model_->environments) {
@@ -421,13 +437,26 @@ private:
         break;
       }
       case StmtKind::When:
-        diags_.report(DiagId::E109, s->range, "`when`", what).hint(DiagId::N008, "`when` only in a `rule`");
+        diags_.report(DiagId::E109, s->range, "`when`", what).hint(DiagId::N014, "`when`", "a `rule`");
         break;
       case StmtKind::Constrain:
-        diags_.report(DiagId::E109, s->range, "`constrain`", what).hint(DiagId::N008, "`constrain` only in a `rule`");
+        diags_.report(DiagId::E109, s->range, "`constrain`", what).hint(DiagId::N014, "`constrain`", "a `rule`");
         break;
       }
     }
+  }
+
+  /// A field in `body` that is unknown and whose "did you mean" is `name`:
+  /// reported already (E203), so `name` is not also reported missing.
+  static bool misspeltAs(const std::vector<Stmt *> &body, const RecordSig &schema, llvm::StringRef name) {
+    std::vector<std::string> names;
+    for (auto &f : schema.fields)
+      names.push_back(f.name);
+    for (const Stmt *s : body)
+      if (auto *f = dyn_cast<FieldStmt>(s); f && !schema.field(f->name.text) &&
+                                             closestName(f->name.text, names) == name)
+        return true;
+    return false;
   }
 
   /// `in <environment>` or `in <predicate over the environment>`.
@@ -457,7 +486,8 @@ private:
       checkServiceBody(svc.decl->body, what, false);
       // Required fields must be set by the service itself or by `defaults`.
       for (const FieldSig &fs : std_.schema("service")->fields) {
-        if (!fs.required() || fieldIn(svc.decl->body, fs.name))
+        if (!fs.required() || fieldIn(svc.decl->body, fs.name) ||
+            misspeltAs(svc.decl->body, *std_.schema("service"), fs.name))
           continue;
         bool inDefaults = false;
         for (auto &d : model_->defaults)

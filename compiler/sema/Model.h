@@ -41,6 +41,10 @@ struct StakeholderInfo {
   std::vector<std::string> paths;     ///< globs over root-relative paths
   std::vector<std::string> may;       ///< capabilities
   std::vector<std::string> services;  ///< service-name globs
+  /// False when `paths` / `services` are not a list of strings (already an
+  /// error): ownership checks against them are skipped, not guessed.
+  bool pathsKnown = true;
+  bool servicesKnown = true;
   bool can(llvm::StringRef capability) const;
 };
 
@@ -104,5 +108,7 @@ std::unique_ptr<Model> checkProgram(const std::vector<const ast::SourceFile *> &
 /// Glob match for `paths` and `services`: `*` within one path segment,
 /// `**` across segments, `?` one character, `[...]` classes.
 bool globMatch(llvm::StringRef pattern, llvm::StringRef text);
+/// Why `pattern` is not a valid glob, or "" when it is.
+std::string globProblem(llvm::StringRef pattern);
 
 } // namespace dpl

@@ -148,7 +148,10 @@ std::string TypeContext::describe(const Type *t) {
   case TypeKind::Map: return "a map of string to " + spell(t->elem);
   case TypeKind::Optional: return describe(t->elem);
   case TypeKind::Record: return "a `" + t->record->name + "` record";
-  case TypeKind::Family: return "a " + t->family + " (see stdlib)";
+  case TypeKind::Family: {
+    bool vowel = !t->family.empty() && std::string("aeiou").find(t->family[0]) != std::string::npos;
+    return (vowel ? "an " : "a ") + t->family + " (see stdlib)";
+  }
   case TypeKind::Ref: return spelling(t->ref) == "environment" ? "an environment name"
                                                                 : "a " + spelling(t->ref).str() + " name";
   case TypeKind::Union: {

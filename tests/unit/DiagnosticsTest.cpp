@@ -157,15 +157,21 @@ TEST(Render, GithubAnnotationsEscapeData) {
             "::unknown stakeholder `x`%0Anote: did you mean `y`?\n");
 }
 
-TEST(Engine, MaxErrorsDropsLaterErrorsButKeepsWarnings) {
+TEST(Engine, MaxErrorsShowsTheFirstErrorsInSourceOrder) {
   TestTree t;
-  t.parse("owner x;\n");
+  t.parse("owner x;\ngroup g = [\"a\"];\n");
   t.diags.setMaxErrors(1);
-  llvm::SMLoc at = llvm::SMLoc::getFromPointer(t.sources.text(1).data());
-  t.diags.report(DiagId::E300, at);
-  t.diags.report(DiagId::E300, at);
-  t.diags.report(DiagId::W001, at, "dev");
-  EXPECT_EQ(t.diags.errorCount(), 1u);
-  EXPECT_EQ(t.diags.warningCount(), 1u);
+  llvm::StringRef text = t.sources.text(1);
+  llvm::SMLoc line2 = llvm::SMLoc::getFromPointer(text.data() + text.find("group"));
+  llvm::SMLoc line1 = llvm::SMLoc::getFromPointer(text.data());
+  // Reported in the opposite order of the source: the limit applies after sorting.
+  t.diags.report(DiagId::E300, line2);
+  t.diags.report(DiagId::W001, line1, "dev");
+  t.diags.report(DiagId::E306, line1);
+  EXPECT_EQ(t.diags.errorCount(), 2u);
   EXPECT_TRUE(t.diags.droppedAny());
+  auto shown = t.diags.shown();
+  ASSERT_EQ(shown.size(), 2u);
+  EXPECT_EQ(shown[0]->id, DiagId::W001);
+  EXPECT_EQ(shown[1]->id, DiagId::E306);
 }

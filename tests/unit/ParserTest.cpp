@@ -193,7 +193,7 @@ TEST(Parser, DeepNestingIsRejectedWithoutRecursion) {
   std::string deep(10000, '[');
   deep += std::string(10000, ']');
   SourceFile *f = t.parse("group g = " + deep + ";");
-  EXPECT_EQ(t.rendered(), "1:111: E104 brackets nested deeper than 100 levels\n");
+  EXPECT_EQ(t.rendered(), "1:111: E104 brackets or prefix operators nested deeper than 100 levels\n");
   EXPECT_TRUE(f->decls.empty());
   TestTree t2;
   t2.parse("rule r { when " + std::string(5000, '-') + "1; }");
@@ -226,4 +226,34 @@ TEST(Parser, DeclarationKeywordAsANameIsNotABoundary) {
   SourceFile *f = t.parse("schema service {\n  replicas: int = 1;\n}\nenum e { a, b }\n", "s.dpl", true);
   EXPECT_EQ(t.rendered(), "");
   EXPECT_EQ(f->decls.size(), 2u);
+}
+
+TEST(Parser, LongOperatorChainsAreRejectedBeforeTheyExhaustTheStack) {
+  TestTree t;
+  std::string chain = "a";
+  for (int i = 0; i < 100000; ++i)
+    chain += " or a";
+  t.parse("rule r { when " + chain + "; }");
+  EXPECT_EQ(t.rendered(), "1:5017: E110 expression has more than 1000 operators in a row; split it into "
+                          "smaller expressions\n");
+}
+
+TEST(Parser, ByteOrderMarkIsSkippedAndOffsetsStayExact) {
+  TestTree t;
+  SourceFile *f = t.parse("\xEF\xBB\xBFowner p;\ngroup g = [\"a\", 5x];\n");
+  EXPECT_EQ(f->decls.at(0)->name.text, "p");
+  EXPECT_EQ(t.rendered(), "2:17: E107 invalid duration literal `5x`: unknown unit `x`; use ms, s, m, h or d\n");
+}
+
+TEST(Parser, RunsOfBadCharactersAreOneDiagnostic) {
+  TestTree t;
+  t.parse(std::string("owner p;\n") + std::string(100000, '\0') + "\ngroup g = [\"a\"];\n");
+  EXPECT_EQ(t.rendered(), "2:1: E103 invalid character `U+0000` in source\n");
+}
+
+TEST(Parser, ErrorsInConsecutiveStatementsAreAllReported) {
+  TestTree t;
+  t.parse("service s {\n  require 5;\n  require 30s;\n}\n");
+  EXPECT_EQ(t.rendered(), "2:11: E410 expected a guard after `require`, found `5`\n"
+                          "3:11: E410 expected a guard after `require`, found `30s`\n");
 }
