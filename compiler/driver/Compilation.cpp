@@ -27,8 +27,11 @@ std::string defaultStdlibDir(const char *argv0) {
   return std::string(dir);
 }
 
+/// Reads one file into the source manager. Fails (E001, E002, E004; exit
+/// code 2) when it cannot be read, is larger than `maxFileSize` bytes, or is
+/// not valid UTF-8; nothing of such a file is parsed.
 bool Compilation::loadFile(const std::string &path, const std::string &display,
-                           const std::string &rel, bool isStdlib) {
+                           const std::string &rel) {
   uint64_t size = 0;
   if (!llvm::sys::fs::file_size(path, size) && size > options_.maxFileSize) {
     diags_.reportFile(DiagId::E004, display, size, options_.maxFileSize);
@@ -52,7 +55,6 @@ bool Compilation::loadFile(const std::string &path, const std::string &display,
   }
   auto named = llvm::MemoryBuffer::getMemBufferCopy(text, display);
   sources_.addBuffer(std::move(named), display, rel);
-  (void)isStdlib;
   return true;
 }
 
@@ -104,12 +106,11 @@ bool Compilation::loadDirectory(const std::string &dir, bool isStdlib) {
     llvm::sys::path::append(full, rel);
     std::string display = displayRoot == "." ? rel : (displayRoot + "/" + rel).str();
     unsigned before = sources_.numBuffers();
-    if (!loadFile(std::string(full), display, rel, isStdlib))
+    if (!loadFile(std::string(full), display, rel))
       continue;
-    ast::SourceFile *f = parseFile(before + 1, rel, isStdlib, ast_, diags_);
+    parseFile(before + 1, rel, isStdlib, ast_, diags_);
     if (!isStdlib)
       ++policyFiles_;
-    (void)f;
   }
   return true;
 }

@@ -37,8 +37,7 @@ public:
 
 private:
   bool loadDirectory(const std::string &dir, bool isStdlib);
-  bool loadFile(const std::string &path, const std::string &display, const std::string &rel,
-                bool isStdlib);
+  bool loadFile(const std::string &path, const std::string &display, const std::string &rel);
 
   CompileOptions options_;
   SourceManager sources_;

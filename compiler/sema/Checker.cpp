@@ -374,16 +374,6 @@ private:
             diags_.report(DiagId::E411, el->range, str->value, problem);
             continue;
           }
-          if (llvm::StringRef(field) != "services")
-            continue;
-          bool any = false;
-          for (auto &svc : model_->services)
-            if (globMatch(str->value, svc.decl->name.text)) {
-              any = true;
-              break;
-            }
-          if (!any)
-            diags_.report(DiagId::W002, el->range, str->value, s->name);
         }
       }
     }
