@@ -136,6 +136,10 @@ bool Compilation::run() {
     return false;
   model_ = checkProgram(policy, *stdlib, diags_);
   stdlib_ = std::move(stdlib);
+  // The merge needs a well-typed program: values of broken declarations
+  // would only produce follow-on conflicts.
+  if (!diags_.hasErrors())
+    merged_ = mergeProgram(*model_, diags_);
   return !diags_.hasErrors();
 }
 

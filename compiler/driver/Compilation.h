@@ -4,6 +4,7 @@
 
 #include "compiler/ast/AST.h"
 #include "compiler/basic/Diagnostics.h"
+#include "compiler/merge/Merge.h"
 #include "compiler/sema/Model.h"
 
 #include <memory>
@@ -33,6 +34,8 @@ public:
   DiagnosticEngine &diags() { return diags_; }
   ast::ASTContext &ast() { return ast_; }
   const Model *model() const { return model_.get(); }
+  /// Every unit merged (empty when checking failed before the merge).
+  const MergeResult &merged() const { return merged_; }
   size_t policyFileCount() const { return policyFiles_; }
 
 private:
@@ -45,6 +48,7 @@ private:
   ast::ASTContext ast_;
   std::unique_ptr<Stdlib> stdlib_;
   std::unique_ptr<Model> model_;
+  MergeResult merged_;
   bool ioFailed_ = false;
   size_t policyFiles_ = 0;
 };

@@ -205,6 +205,25 @@ private:
           else
             sig.exactlyOneOf.push_back(n->name);
         }
+      } else if (key == "merge_key") {
+        auto *l = dyn_cast<ListExpr>(f->value);
+        sig.hasMergeKey = l != nullptr;
+        for (const Expr *e : l ? l->elements : std::vector<Expr *>{}) {
+          auto *n = dyn_cast<NameExpr>(e);
+          if (!n || !sig.param(n->name))
+            diags_.report(DiagId::E209, e->range, sig.name, toString(e));
+          else
+            sig.mergeKey.push_back(n->name);
+        }
+      } else if (key == "stricter") {
+        auto *m = dyn_cast<MapExpr>(f->value);
+        for (const MapEntry &en : m ? m->entries : std::vector<MapEntry>{}) {
+          auto *n = dyn_cast<NameExpr>(en.value);
+          if (!sig.param(en.key.text) || !n || (n->name != "max" && n->name != "min"))
+            diags_.report(DiagId::E209, en.key.range, sig.name, en.key.text);
+          else
+            sig.stricter[en.key.text] = n->name;
+        }
       } else if (key == "min") {
         auto *m = dyn_cast<MapExpr>(f->value);
         for (const MapEntry &en : m ? m->entries : std::vector<MapEntry>{}) {

@@ -89,6 +89,12 @@ struct GuardSig {
   std::vector<FieldSig> params;
   std::vector<std::string> exactlyOneOf;
   std::map<std::string, int64_t> minimums; ///< param → smallest allowed int
+  /// Guards of this kind with equal values of these parameters are one guard
+  /// (e.g. approval by `group`); empty with `hasMergeKey`: one per unit.
+  std::vector<std::string> mergeKey;
+  bool hasMergeKey = false;
+  /// How duplicates merge to the stricter one: param → "max" or "min".
+  std::map<std::string, std::string> stricter;
   llvm::SMRange range;
   const FieldSig *param(llvm::StringRef n) const {
     for (auto &p : params)

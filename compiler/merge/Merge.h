@@ -1,0 +1,88 @@
+// Merge phase (input aggregation): for every unit (service × environment)
+// resolve each field from its ranked candidates, collect the guards every
+// stakeholder requires, and check every applicable constraint. The rules are
+// LANGUAGE.md's "Merging": stdlib default < `defaults` < service value <
+// `in <predicate>` < `in <environment>`; the strongest wins; two different
+// values at the same rank are a conflict.
+#pragma once
+
+#include "compiler/basic/Diagnostics.h"
+#include "compiler/merge/Value.h"
+#include "compiler/sema/Model.h"
+
+#include <string>
+#include <vector>
+
+namespace dpl {
+
+/// Candidate ranks, weakest first.
+enum class Rank : uint8_t { StdlibDefault = 1, Defaults = 2, Service = 3, InPredicate = 4, InEnvironment = 5 };
+const char *rankName(Rank r);
+
+/// Where a value, guard or constraint came from.
+struct Provenance {
+  std::string file;         ///< path relative to the policy root ("" for the stdlib)
+  unsigned line = 0, column = 0;
+  std::string stakeholder;  ///< owner of the file ("" for the stdlib)
+  std::string block;        ///< e.g. "service api", "service api, in prod-eu", "defaults", "rule prod-approval"
+  llvm::SMRange range;      ///< source range (invalid for stdlib defaults)
+};
+
+struct Candidate {
+  Value value;
+  Rank rank;
+  Provenance where;
+};
+
+/// A constraint evaluated for one unit.
+struct ConstraintResult {
+  const ast::Expr *expr = nullptr;
+  std::string text;   ///< the constraint as written
+  std::string rule;
+  Provenance where;
+  bool holds = true;  ///< false: violated; applicable() false: an operand was unset
+  bool applicable = true;
+};
+
+struct ResolvedField {
+  std::string name;
+  Value value;
+  Rank rank = Rank::StdlibDefault;
+  Provenance where;
+  std::vector<Candidate> overridden;          ///< weaker candidates, strongest first
+  std::vector<std::string> constraints;       ///< texts of constraints that mention it and hold
+};
+
+struct ResolvedGuard {
+  std::string kind;
+  GuardPhase phase = GuardPhase::Gate;
+  std::vector<std::pair<std::string, Value>> args; ///< every parameter, defaults filled in
+  std::vector<Provenance> requiredBy;              ///< every `require` that asked for it
+  std::string merged;                              ///< how duplicates were merged ("" if none)
+};
+
+struct Unit {
+  std::string service, environment;
+  std::vector<ResolvedField> fields;     ///< in schema order
+  std::vector<ResolvedGuard> guards;     ///< gates then verifications, in first-required order
+  std::vector<ConstraintResult> constraints;
+  std::vector<std::string> waitsFor;     ///< "service@env" of units that must succeed first
+  const ResolvedField *field(llvm::StringRef name) const {
+    for (auto &f : fields)
+      if (f.name == name)
+        return &f;
+    return nullptr;
+  }
+};
+
+struct MergeResult {
+  std::vector<Unit> units; ///< sorted by service, then environment
+  const Unit *unit(llvm::StringRef service, llvm::StringRef env) const;
+};
+
+/// Merges every unit of `model`. Conflicts (E600) and constraint violations
+/// (E601) are reported to `diags`, once per distinct cause, with notes at
+/// every location and its stakeholder.
+MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags);
+
+} // namespace dpl
