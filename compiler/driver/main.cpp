@@ -1,5 +1,6 @@
 // deployc: the DPL compiler driver (`deployc check`, …).
 #include "compiler/driver/Compilation.h"
+#include "compiler/driver/Explain.h"
 
 #include <CLI/CLI.hpp>
 #include <llvm/Support/Process.h>
@@ -73,6 +74,48 @@ int runCheck(const std::string &dir, const CommonFlags &flags, const char *argv0
   return ok ? ExitOk : ExitErrors;
 }
 
+/// `deployc explain DIR SERVICE@ENV`: exit 0 with the explanation, 1 when
+/// the tree has errors, 2 for an unknown unit or a usage error.
+int runExplain(const std::string &dir, const std::string &unitName, const CommonFlags &flags,
+               const char *argv0) {
+  dpl::CompileOptions opts;
+  opts.root = dir;
+  opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
+  opts.maxErrors = flags.maxErrors;
+  dpl::Compilation comp(opts);
+  bool ok = comp.run();
+  dpl::RenderOptions render;
+  render.toolVersion = kVersion;
+  render.color = flags.color == "always" || (flags.color == "auto" && llvm::errs().has_colors());
+  renderDiagnostics(comp.diags(), llvm::errs(), render);
+  if (comp.ioFailed())
+    return ExitUsage;
+  if (!ok)
+    return ExitErrors;
+  auto [service, env] = llvm::StringRef(unitName).split('@');
+  if (service.empty() || env.empty()) {
+    llvm::errs() << "deployc: error: expected a unit as SERVICE@ENV, found `" << unitName << "`\n";
+    return ExitUsage;
+  }
+  const dpl::Unit *unit = comp.merged().unit(service, env);
+  if (!unit) {
+    std::vector<std::string> names;
+    for (auto &u : comp.merged().units)
+      names.push_back(u.service + "@" + u.environment);
+    llvm::errs() << "deployc: error: unknown unit `" << unitName << "`";
+    std::string best = dpl::closestName(unitName, names);
+    if (!best.empty())
+      llvm::errs() << "; did you mean `" << best << "`?";
+    llvm::errs() << "\n";
+    return ExitUsage;
+  }
+  if (flags.format == "json")
+    dpl::explainUnitJson(*unit, llvm::outs());
+  else
+    dpl::explainUnitText(*unit, llvm::outs());
+  return ExitOk;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -86,6 +129,18 @@ int main(int argc, char **argv) {
   check->add_option("DIR", checkDir, "Policy tree (default: current directory)");
   addCommon(check, checkFlags);
 
+  CommonFlags explainFlags;
+  std::string explainDir = ".", explainUnit;
+  CLI::App *explain = app.add_subcommand(
+      "explain", "Show every resolved value, guard and constraint of one unit and where it came from");
+  explain->add_option("DIR", explainDir, "Policy tree")->required();
+  explain->add_option("UNIT", explainUnit, "Unit as SERVICE@ENV")->required();
+  explain->add_option("--format", explainFlags.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}));
+  explain->add_option("--color", explainFlags.color, "Colour diagnostics")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  explain->add_option("--stdlib", explainFlags.stdlib, "Directory of the DPL standard library");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {
@@ -98,5 +153,7 @@ int main(int argc, char **argv) {
   }
   if (check->parsed())
     return runCheck(checkDir, checkFlags, argv[0]);
+  if (explain->parsed())
+    return runExplain(explainDir, explainUnit, explainFlags, argv[0]);
   return ExitUsage;
 }

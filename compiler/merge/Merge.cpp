@@ -274,7 +274,8 @@ private:
         else if (cr.applicable)
           for (auto &rf : unit.fields)
             if (rf.name == fieldName)
-              rf.constraints.push_back(cr.text + " (rule " + cr.rule + ")");
+              rf.constraints.push_back(cr.text + " (rule " + cr.rule +
+                                       (cr.where.stakeholder.empty() ? "" : "; " + cr.where.stakeholder) + ")");
         unit.constraints.push_back(std::move(cr));
       }
 
