@@ -217,14 +217,14 @@ std::pair<std::string, bool> sarifUri(const std::string &path) {
       relative = true;
     }
   }
+  // RFC 3986: keep unreserved characters and `/`, percent-encode the rest
+  // (including every byte of non-ASCII UTF-8).
   std::string out = relative ? "" : "file://";
-  for (char c : p) {
-    if (c == ' ')
-      out += "%20";
-    else if (c == '%')
-      out += "%25";
+  for (unsigned char c : p) {
+    if (llvm::isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/')
+      out += static_cast<char>(c);
     else
-      out += c;
+      out += fmt::format("%{:02X}", c);
   }
   return {out, relative};
 }

@@ -63,7 +63,7 @@ std::string printableChar(const std::string &s) {
   if (s.empty())
     return "";
   unsigned char c = s[0];
-  if (c >= 0x20 && c < 0x7F)
+  if (c >= 0x20 && c < 0x7F && c != '`')
     return std::string(1, static_cast<char>(c));
   // Decode one UTF-8 sequence (the file was validated as UTF-8).
   uint32_t cp = c;
@@ -78,6 +78,14 @@ std::string printableChar(const std::string &s) {
   if (printable)
     return s.substr(0, len);
   return fmt::format("U+{:04X}", cp);
+}
+
+/// Keywords that the grammar also accepts as names (see `ident` in DPL.g4).
+bool parser_ident_keyword(const std::string &s) {
+  static const std::set<std::string> k = {"owner", "stakeholder", "group", "environment", "defaults",
+                                          "service", "rule", "guard", "record", "schema", "enum",
+                                          "when", "require", "constrain"};
+  return k.count(s) != 0;
 }
 
 /// Human names for tokens in messages: "`;`", "a name", "end of file".
@@ -989,7 +997,7 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   tokens.fill();
 
   // Lexical problems and nesting depth, before the parser sees anything.
-  unsigned depth = 0, prefixRun = 0, chain = 0;
+  unsigned depth = 0, prefixRun = 0, chain = 0, memberRun = 0;
   bool tooDeep = false;
   antlr4::Token *lastBad = nullptr;
   for (antlr4::Token *t : tokens.getTokens()) {
@@ -1027,11 +1035,18 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
     }
     prefixRun = (s == "not" || s == "-") ? prefixRun + 1 : 0;
     // Operators since the last separator: the checker recurses along a chain.
-    // Only operators that chain count (comparisons do not associate).
-    static const std::set<std::string> ops = {"or", "and", "+", "-", "."};
+    // Only operators that chain count (comparisons do not associate): binary
+    // `or`/`and`/`+`/`-` in one expression, and `.` in one member chain.
     if (s == ";" || s == "," || s == "{" || s == "}")
       chain = 0;
-    else if (ops.count(s) && ++chain > options.maxChain && !tooDeep) {
+    if (s == ".")
+      ++memberRun;
+    else if (type != DPLLexer::IDENT && !(type >= 1 && parser_ident_keyword(s)))
+      memberRun = 0;
+    bool chained = s == "or" || s == "and" || s == "+" || s == "-";
+    if (chained)
+      ++chain;
+    if ((chain > options.maxChain || memberRun > options.maxChain) && (chained || s == ".") && !tooDeep) {
       diags.report(DiagId::E110, locAt(t->getStartIndex()), options.maxChain);
       tooDeep = true;
       out->parsedOk = false;

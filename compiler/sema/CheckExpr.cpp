@@ -4,6 +4,7 @@
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/ADT/StringSet.h>
 #include <llvm/Support/FileSystem.h>
+#include <llvm/Support/MemoryBuffer.h>
 
 #include <functional>
 #include <set>
@@ -68,7 +69,9 @@ bool isTimezone(llvm::StringRef name) {
       return false;
   llvm::SmallString<128> path("/usr/share/zoneinfo/");
   path += name;
-  return llvm::sys::fs::is_regular_file(path);
+  // A zone is a TZif file (RFC 8536); tzdata also ships other files there.
+  auto buf = llvm::MemoryBuffer::getFileSlice(path, 4, 0);
+  return buf && (*buf)->getBuffer() == "TZif";
 }
 } // namespace
 
