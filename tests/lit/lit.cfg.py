@@ -18,6 +18,7 @@ config.substitutions.append(("%deployc", os.path.join(config.deployc_bin_dir, "d
 config.substitutions.append(("%stdlib", os.path.join(config.deployc_src_root, "stdlib")))
 config.substitutions.append(("%examples", os.path.join(config.deployc_src_root, "examples")))
 config.substitutions.append(("%srcroot", config.deployc_src_root))
+config.substitutions.append(("%bindir", config.deployc_bin_dir))
 # FileCheck that also fails on any `error:`, `warning:` or `note:` line the
 # test does not expect, so an extra or cascading diagnostic fails the test.
 config.substitutions.append(
