@@ -1,6 +1,11 @@
 // deployc: the DPL compiler driver (`deployc check`, …).
 #include "compiler/driver/Compilation.h"
 #include "compiler/driver/Explain.h"
+#include "compiler/lower/Lower.h"
+#include "common/CanonicalJson.h"
+
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/Path.h>
 
 #include <CLI/CLI.hpp>
 #include <llvm/Support/Process.h>
@@ -74,6 +79,75 @@ int runCheck(const std::string &dir, const CommonFlags &flags, const char *argv0
   return ok ? ExitOk : ExitErrors;
 }
 
+/// Writes `data` to `path` atomically: a temporary file in the same
+/// directory, then rename, so a failed write never leaves a partial plan.
+bool writeAtomically(const std::string &path, const std::string &data, std::string &error) {
+  llvm::SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  if (dir.empty())
+    dir = ".";
+  llvm::SmallString<256> tmp;
+  int fd = -1;
+  llvm::SmallString<256> model(dir);
+  llvm::sys::path::append(model, ".deployc-plan-%%%%%%%%.tmp");
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, tmp)) {
+    error = "cannot create a file in `" + std::string(dir) + "`: " + ec.message();
+    return false;
+  }
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << data;
+    os.flush();
+    if (os.has_error()) {
+      error = "cannot write `" + std::string(tmp) + "`: " + os.error().message();
+      os.clear_error();
+      llvm::sys::fs::remove(tmp);
+      return false;
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
+    error = "cannot write `" + path + "`: " + ec.message();
+    llvm::sys::fs::remove(tmp);
+    return false;
+  }
+  return true;
+}
+
+/// `deployc compile DIR -o FILE`: exit 0 and the plan written, 1 on policy
+/// errors (no file written), 2 on usage or I/O errors.
+int runCompile(const std::string &dir, const std::string &out, const CommonFlags &flags,
+               const char *argv0) {
+  dpl::CompileOptions opts;
+  opts.root = dir;
+  opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
+  opts.maxErrors = flags.maxErrors;
+  dpl::Compilation comp(opts);
+  bool ok = comp.run();
+  dpl::RenderOptions render;
+  render.toolVersion = kVersion;
+  render.format = flags.format == "json"    ? dpl::OutputFormat::Json
+                  : flags.format == "sarif" ? dpl::OutputFormat::Sarif
+                  : flags.format == "github" ? dpl::OutputFormat::Github
+                                             : dpl::OutputFormat::Text;
+  render.color = flags.color == "always" || (flags.color == "auto" && llvm::errs().has_colors());
+  renderDiagnostics(comp.diags(), llvm::errs(), render);
+  if (comp.ioFailed())
+    return ExitUsage;
+  if (!ok)
+    return ExitErrors;
+  std::string plan = dpl::prettyJson(dpl::lowerPlan(*comp.model(), comp.merged()));
+  if (out == "-") {
+    llvm::outs() << plan;
+    return ExitOk;
+  }
+  std::string error;
+  if (!writeAtomically(out, plan, error)) {
+    llvm::errs() << "deployc: error: " << error << "\n";
+    return ExitUsage;
+  }
+  return ExitOk;
+}
+
 /// `deployc explain DIR SERVICE@ENV`: exit 0 with the explanation, 1 when
 /// the tree has errors, 2 for an unknown unit or a usage error.
 int runExplain(const std::string &dir, const std::string &unitName, const CommonFlags &flags,
@@ -129,6 +203,13 @@ int main(int argc, char **argv) {
   check->add_option("DIR", checkDir, "Policy tree (default: current directory)");
   addCommon(check, checkFlags);
 
+  CommonFlags compileFlags;
+  std::string compileDir = ".", compileOut;
+  CLI::App *compile = app.add_subcommand("compile", "Check, merge and compile a policy tree into a plan");
+  compile->add_option("DIR", compileDir, "Policy tree (default: current directory)");
+  compile->add_option("-o,--output", compileOut, "Plan file to write (`-` for standard output)")->required();
+  addCommon(compile, compileFlags);
+
   CommonFlags explainFlags;
   std::string explainDir = ".", explainUnit;
   CLI::App *explain = app.add_subcommand(
@@ -153,6 +234,8 @@ int main(int argc, char **argv) {
   }
   if (check->parsed())
     return runCheck(checkDir, checkFlags, argv[0]);
+  if (compile->parsed())
+    return runCompile(compileDir, compileOut, compileFlags, argv[0]);
   if (explain->parsed())
     return runExplain(explainDir, explainUnit, explainFlags, argv[0]);
   return ExitUsage;

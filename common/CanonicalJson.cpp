@@ -1,0 +1,130 @@
+// Canonical JSON printing and hashing.
+#include "common/CanonicalJson.h"
+
+#include <llvm/Support/SHA256.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace dpl {
+
+namespace {
+
+void writeString(std::string &out, llvm::StringRef s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    case '\b': out += "\\b"; break;
+    case '\f': out += "\\f"; break;
+    default:
+      if (c < 0x20) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+  }
+  out += '"';
+}
+
+void writeNumber(std::string &out, const llvm::json::Value &v) {
+  if (auto i = v.getAsInteger()) {
+    out += std::to_string(*i);
+    return;
+  }
+  double d = v.getAsNumber().getValueOr(0);
+  if (!std::isfinite(d)) {
+    out += "null"; // JSON has no NaN or infinity
+    return;
+  }
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, d); // shortest round-trip
+  out.append(buf, res.ptr);
+}
+
+void write(std::string &out, const llvm::json::Value &v, int indent, int depth) {
+  auto newline = [&](int d) {
+    if (indent < 0)
+      return;
+    out += '\n';
+    out.append(size_t(indent * d), ' ');
+  };
+  switch (v.kind()) {
+  case llvm::json::Value::Null: out += "null"; return;
+  case llvm::json::Value::Boolean: out += *v.getAsBoolean() ? "true" : "false"; return;
+  case llvm::json::Value::Number: writeNumber(out, v); return;
+  case llvm::json::Value::String: writeString(out, *v.getAsString()); return;
+  case llvm::json::Value::Array: {
+    const auto &a = *v.getAsArray();
+    out += '[';
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (i)
+        out += ',';
+      newline(depth + 1);
+      write(out, a[i], indent, depth + 1);
+    }
+    if (!a.empty())
+      newline(depth);
+    out += ']';
+    return;
+  }
+  case llvm::json::Value::Object: {
+    const auto &o = *v.getAsObject();
+    std::vector<const llvm::json::Object::value_type *> entries;
+    for (const auto &e : o)
+      entries.push_back(&e);
+    std::sort(entries.begin(), entries.end(),
+              [](auto *a, auto *b) { return a->first.str() < b->first.str(); });
+    out += '{';
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i)
+        out += ',';
+      newline(depth + 1);
+      writeString(out, entries[i]->first.str());
+      out += indent < 0 ? ":" : ": ";
+      write(out, entries[i]->second, indent, depth + 1);
+    }
+    if (!entries.empty())
+      newline(depth);
+    out += '}';
+    return;
+  }
+  }
+}
+
+} // namespace
+
+std::string canonicalJson(const llvm::json::Value &v) {
+  std::string out;
+  write(out, v, -1, 0);
+  return out;
+}
+
+std::string prettyJson(const llvm::json::Value &v) {
+  std::string out;
+  write(out, v, 2, 0);
+  return out + "\n";
+}
+
+std::string sha256Of(const llvm::json::Value &v) {
+  std::string bytes = canonicalJson(v);
+  std::array<uint8_t, 32> digest =
+      llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size()));
+  std::string out = "sha256:";
+  static const char *hex = "0123456789abcdef";
+  for (uint8_t b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+} // namespace dpl
