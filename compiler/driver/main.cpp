@@ -1,6 +1,7 @@
 // deployc: the DPL compiler driver (`deployc check`, …).
 #include "compiler/driver/Compilation.h"
 #include "compiler/driver/Explain.h"
+#include "compiler/driver/Graph.h"
 #include "compiler/lower/Lower.h"
 #include "common/CanonicalJson.h"
 
@@ -148,6 +149,31 @@ int runCompile(const std::string &dir, const std::string &out, const CommonFlags
   return ExitOk;
 }
 
+/// `deployc graph DIR --format dot|mermaid`: exit 0 with the graph on
+/// standard output, 1 when the tree has errors, 2 on usage or I/O errors.
+int runGraph(const std::string &dir, const std::string &format, const CommonFlags &flags,
+             const char *argv0) {
+  dpl::CompileOptions opts;
+  opts.root = dir;
+  opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
+  opts.maxErrors = flags.maxErrors;
+  dpl::Compilation comp(opts);
+  bool ok = comp.run();
+  dpl::RenderOptions render;
+  render.toolVersion = kVersion;
+  render.color = flags.color == "always" || (flags.color == "auto" && llvm::errs().has_colors());
+  renderDiagnostics(comp.diags(), llvm::errs(), render);
+  if (comp.ioFailed())
+    return ExitUsage;
+  if (!ok)
+    return ExitErrors;
+  if (format == "mermaid")
+    dpl::graphMermaid(*comp.model(), comp.merged(), llvm::outs());
+  else
+    dpl::graphDot(*comp.model(), comp.merged(), llvm::outs());
+  return ExitOk;
+}
+
 /// `deployc explain DIR SERVICE@ENV`: exit 0 with the explanation, 1 when
 /// the tree has errors, 2 for an unknown unit or a usage error.
 int runExplain(const std::string &dir, const std::string &unitName, const CommonFlags &flags,
@@ -210,6 +236,16 @@ int main(int argc, char **argv) {
   compile->add_option("-o,--output", compileOut, "Plan file to write (`-` for standard output)")->required();
   addCommon(compile, compileFlags);
 
+  CommonFlags graphFlags;
+  std::string graphDir = ".", graphFormat = "dot";
+  CLI::App *graph = app.add_subcommand("graph", "Draw the environment DAG with each unit's gates and verifications");
+  graph->add_option("DIR", graphDir, "Policy tree (default: current directory)");
+  graph->add_option("--format", graphFormat, "dot (Graphviz) or mermaid")
+      ->check(CLI::IsMember({"dot", "mermaid"}));
+  graph->add_option("--color", graphFlags.color, "Colour diagnostics")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  graph->add_option("--stdlib", graphFlags.stdlib, "Directory of the DPL standard library");
+
   CommonFlags explainFlags;
   std::string explainDir = ".", explainUnit;
   CLI::App *explain = app.add_subcommand(
@@ -236,6 +272,8 @@ int main(int argc, char **argv) {
     return runCheck(checkDir, checkFlags, argv[0]);
   if (compile->parsed())
     return runCompile(compileDir, compileOut, compileFlags, argv[0]);
+  if (graph->parsed())
+    return runGraph(graphDir, graphFormat, graphFlags, argv[0]);
   if (explain->parsed())
     return runExplain(explainDir, explainUnit, explainFlags, argv[0]);
   return ExitUsage;
