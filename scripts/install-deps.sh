@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3
   antlr4 libantlr4-runtime-dev
   llvm-14-dev llvm-14-tools libfmt-dev libyaml-cpp-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libcli11-dev tzdata
+  libgtest-dev libgmock-dev libcli11-dev tzdata python3-jsonschema
 )
 
 missing=()
