@@ -117,6 +117,13 @@ std::string imageRegistry(const std::string &ref) {
 std::string Evaluator::substitute(const std::string &text, const EvalScope &scope) const {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
+    // `$$` (written `\$` in DPL) is a literal `$`: kept escaped for the
+    // runtime, which substitutes `${version}` and `${port}` later.
+    if (text.compare(i, 2, "$$") == 0) {
+      out += "$$";
+      ++i;
+      continue;
+    }
     if (text.compare(i, 2, "${") != 0) {
       out += text[i];
       continue;

@@ -7,7 +7,9 @@
 #include <llvm/Support/Casting.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <unordered_map>
 #include <set>
 
 namespace dpl {
@@ -77,6 +79,7 @@ public:
       for (const EnvironmentInfo *e : envs)
         out.units.push_back(mergeUnit(*s, base, *e));
     }
+    checkDependencyCycles(out);
     return out;
   }
 
@@ -240,7 +243,8 @@ private:
           requests.push_back({r, provenance(svc, r->range, b.label)});
     EvalScope ruleScope{&env, &base, PredScope::Rule};
     std::vector<const RuleInfo *> rules;
-    for (auto &rule : model_.rules) {
+    for (const RuleInfo *rulePtr : candidateRules(unit.service)) {
+      const RuleInfo &rule = *rulePtr;
       if (rule.when) {
         Value w = eval_.eval(rule.when, ruleScope);
         if (w.kind != Value::Kind::Bool || !w.b)
@@ -283,10 +287,159 @@ private:
     for (auto &a : envInfo.after)
       if (model_.environment(a))
         unit.waitsFor.push_back(unit.service + "@" + a);
-    for (auto &d : svc.dependsOn)
-      if (model_.service(d))
-        unit.waitsFor.push_back(d + "@" + envName);
+    // depends_on as merged for this unit (an `in` block may change it).
+    if (const ResolvedField *deps = unit.field("depends_on"))
+      for (const Value &d : deps->value.items)
+        if (model_.service(d.s))
+          unit.waitsFor.push_back(d.s + "@" + envName);
+    (void)svc;
     return unit;
+  }
+
+  // -------------------------------------------------------- merged cycles
+  /// `depends_on` as merged per environment must stay acyclic: an `in`
+  /// block can close a cycle that the service-level check (E501) cannot see.
+  void checkDependencyCycles(const MergeResult &merged) {
+    std::map<std::string, std::map<std::string, const ResolvedField *>> byEnv;
+    for (const Unit &u : merged.units)
+      byEnv[u.environment][u.service] = u.field("depends_on");
+    std::set<std::set<std::string>> reported;
+    for (auto &[env, deps] : byEnv) {
+      std::map<std::string, int> state;
+      std::vector<std::string> stack;
+      std::function<void(const std::string &)> visit = [&](const std::string &svc) {
+        state[svc] = 1;
+        stack.push_back(svc);
+        const ResolvedField *f = deps[svc];
+        for (const Value &d : f ? f->value.items : std::vector<Value>{}) {
+          if (!deps.count(d.s))
+            continue;
+          if (state[d.s] == 1) {
+            auto start = std::find(stack.begin(), stack.end(), d.s);
+            std::set<std::string> members(start, stack.end());
+            if (!reported.insert(members).second)
+              continue;
+            std::string path;
+            for (auto it = start; it != stack.end(); ++it)
+              path += "`" + *it + "` → ";
+            path += "`" + d.s + "`";
+            const ResolvedField *first = deps[*start];
+            auto diag = diags_.report(DiagId::E501, first->where.range, path);
+            for (auto it = start; it != stack.end(); ++it) {
+              const ResolvedField *rf = deps[*it];
+              const std::string &to = it + 1 != stack.end() ? *(it + 1) : d.s;
+              diag.note(rf->where.range, DiagId::N005, *it, "depends on", to + "` in environment `" + env);
+            }
+          } else if (state[d.s] == 0) {
+            visit(d.s);
+          }
+        }
+        stack.pop_back();
+        state[svc] = 2;
+      };
+      for (auto &[svc, _] : deps)
+        if (state[svc] == 0)
+          visit(svc);
+    }
+  }
+
+  // ------------------------------------------------------------- rule index
+  /// A necessary condition on `service.name` found in a rule's `when`
+  /// (one conjunct of a top-level `and`): exact names or a name prefix.
+  struct NameFilter {
+    bool any = true;
+    std::vector<std::string> exact;
+    std::string prefix;
+    bool isPrefix = false;
+  };
+
+  static bool isServiceName(const Expr *e) {
+    auto *m = llvm::dyn_cast_or_null<MemberExpr>(e);
+    auto *root = m ? dyn_cast<NameExpr>(m->base) : nullptr;
+    return root && root->name == "service" && m->member.text == "name";
+  }
+
+  static NameFilter nameFilter(const Expr *e) {
+    NameFilter f;
+    auto *b = llvm::dyn_cast_or_null<BinaryExpr>(e);
+    if (!b)
+      return f;
+    if (b->op == BinaryOp::And) {
+      NameFilter l = nameFilter(b->lhs);
+      return l.any ? nameFilter(b->rhs) : l;
+    }
+    if (!isServiceName(b->lhs))
+      return f;
+    if (b->op == BinaryOp::Eq) {
+      if (auto *str = dyn_cast<StringExpr>(b->rhs)) {
+        f.any = false;
+        f.exact.push_back(str->value);
+      }
+    } else if (b->op == BinaryOp::In) {
+      auto *l = dyn_cast<ListExpr>(b->rhs);
+      if (!l)
+        return f;
+      std::vector<std::string> names;
+      for (const Expr *el : l->elements) {
+        auto *str = dyn_cast<StringExpr>(el);
+        if (!str)
+          return f;
+        names.push_back(str->value);
+      }
+      f.any = false;
+      f.exact = std::move(names);
+    } else if (b->op == BinaryOp::Matches) {
+      auto *str = dyn_cast<StringExpr>(b->rhs);
+      if (!str)
+        return f;
+      llvm::StringRef g(str->value);
+      size_t special = g.find_first_of("*?[");
+      if (special == llvm::StringRef::npos) {
+        f.any = false;
+        f.exact.push_back(g.str());
+      } else if (special == g.size() - 1 && g.back() == '*') {
+        f.any = false;
+        f.isPrefix = true;
+        f.prefix = g.drop_back().str();
+      }
+    }
+    return f;
+  }
+
+  /// Builds the index once: rules that can only match certain service names
+  /// are looked up by name or prefix instead of being evaluated for every
+  /// unit (an organization with a rule per service stays linear).
+  void buildRuleIndex() {
+    if (indexed_)
+      return;
+    indexed_ = true;
+    for (size_t i = 0; i < model_.rules.size(); ++i) {
+      NameFilter f = nameFilter(model_.rules[i].when);
+      if (f.any)
+        unfiltered_.push_back(i);
+      else if (f.isPrefix)
+        byPrefix_[f.prefix].push_back(i);
+      else
+        for (auto &n : f.exact)
+          byName_[n].push_back(i);
+    }
+  }
+
+  /// Rules that may apply to `service`, in declaration order.
+  std::vector<const RuleInfo *> candidateRules(const std::string &service) {
+    buildRuleIndex();
+    std::vector<size_t> ids = unfiltered_;
+    if (auto it = byName_.find(service); it != byName_.end())
+      ids.insert(ids.end(), it->second.begin(), it->second.end());
+    for (size_t len = 0; len <= service.size(); ++len)
+      if (auto it = byPrefix_.find(service.substr(0, len)); it != byPrefix_.end())
+        ids.insert(ids.end(), it->second.begin(), it->second.end());
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::vector<const RuleInfo *> out;
+    for (size_t i : ids)
+      out.push_back(&model_.rules[i]);
+    return out;
   }
 
   // -------------------------------------------------------------- conflicts
@@ -361,7 +514,7 @@ private:
     auto d = diags_.report(DiagId::E601, at, fieldName.empty() ? "the unit" : "`" + fieldName + "`",
                            shown.empty() ? "" : " = `" + shown + "`", unitName, cr.text);
     d.note(cr.where.range, DiagId::N016, cr.rule, cr.where.stakeholder.empty() ? "?" : cr.where.stakeholder);
-    if (rf && rf->rank == Rank::StdlibDefault)
+    if (rf && rf->rank == Rank::StdlibDefault && rf->where.block == "stdlib")
       d.hint(DiagId::N018, fieldName);
   }
 
@@ -370,6 +523,9 @@ private:
                    const EvalScope &subst) {
     std::vector<ResolvedGuard> guards;
     std::vector<std::vector<Value>> keys;
+    // Each request as written (args, stakeholder), per merged guard, so the
+    // `merged` note credits every value to the stakeholder who wrote it.
+    std::vector<std::vector<std::pair<std::string, std::string>>> asked;
     for (auto &[r, where] : requests) {
       const GuardSig *sig = r->guard.empty() ? nullptr : std_.guard(r->guard.text);
       if (!sig)
@@ -398,12 +554,14 @@ private:
       auto it = std::find(keys.begin(), keys.end(), key);
       if (it == keys.end()) {
         keys.push_back(key);
+        asked.push_back({{describeArgs(g, *sig), where.stakeholder}});
         guards.push_back(std::move(g));
         continue;
       }
-      ResolvedGuard &into = guards[it - keys.begin()];
+      size_t index = it - keys.begin();
+      ResolvedGuard &into = guards[index];
       into.requiredBy.push_back(where);
-      std::string before = describeArgs(into, *sig), incoming = describeArgs(g, *sig);
+      asked[index].push_back({describeArgs(g, *sig), where.stakeholder});
       for (size_t i = 0; i < into.args.size(); ++i) {
         auto op = sig->stricter.find(into.args[i].first);
         if (op == sig->stricter.end())
@@ -414,11 +572,23 @@ private:
                                                                       : compareValues(other, cur) < 0)))
           cur = other;
       }
-      std::string after = describeArgs(into, *sig);
-      std::string note = fmt::format("{}({}) from `{}` and {}({}) from `{}` merged to the stricter {}({})",
-                                     g.kind, before, into.requiredBy.front().stakeholder, g.kind, incoming,
-                                     where.stakeholder, g.kind, after);
-      into.merged += (into.merged.empty() ? "" : "; ") + note;
+    }
+    // Describe merges whose requests differed: "soak(duration = 30s) from
+    // `shop`, soak(duration = 5m) from `platform` merged to the stricter
+    // soak(duration = 5m)". Identical requests are listed in `requiredBy` only.
+    for (size_t i = 0; i < guards.size(); ++i) {
+      auto &list = asked[i];
+      bool differ = false;
+      for (auto &a : list)
+        differ |= a.first != list[0].first;
+      if (!differ)
+        continue;
+      const GuardSig *sig = std_.guard(guards[i].kind);
+      std::string note;
+      for (size_t j = 0; j < list.size(); ++j)
+        note += (j ? (j + 1 == list.size() ? " and " : ", ") : "") + guards[i].kind + "(" + list[j].first +
+                ") from `" + list[j].second + "`";
+      guards[i].merged = note + " merged to the stricter " + guards[i].kind + "(" + describeArgs(guards[i], *sig) + ")";
     }
     // Gates first, then verifications; otherwise in the order required.
     std::stable_partition(guards.begin(), guards.end(),
@@ -445,6 +615,9 @@ private:
   const RecordSig *serviceSchema_;
   const RecordSig *envSchema_;
   std::map<std::string, Value> envValues_;
+  bool indexed_ = false;
+  std::vector<size_t> unfiltered_;
+  std::unordered_map<std::string, std::vector<size_t>> byName_, byPrefix_;
   std::set<std::pair<std::string, std::vector<const char *>>> reportedConflicts_;
   std::set<std::pair<const char *, const Expr *>> reportedViolations_;
 };
