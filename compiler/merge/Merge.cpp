@@ -559,19 +559,36 @@ private:
         continue;
       }
       size_t index = it - keys.begin();
-      ResolvedGuard &into = guards[index];
-      into.requiredBy.push_back(where);
-      asked[index].push_back({describeArgs(g, *sig), where.stakeholder});
-      for (size_t i = 0; i < into.args.size(); ++i) {
-        auto op = sig->stricter.find(into.args[i].first);
+      std::vector<std::pair<std::string, Value>> mergedArgs = guards[index].args;
+      for (size_t i = 0; i < mergedArgs.size(); ++i) {
+        auto op = sig->stricter.find(mergedArgs[i].first);
         if (op == sig->stricter.end())
           continue;
-        Value &cur = into.args[i].second;
+        Value &cur = mergedArgs[i].second;
         const Value &other = g.args[i].second;
-        if (cur.isNull() || (!other.isNull() && (op->second == "max" ? compareValues(other, cur) > 0
-                                                                      : compareValues(other, cur) < 0)))
+        if (op->second == "intersect") {
+          std::vector<Value> common;
+          for (const Value &x : cur.items)
+            if (std::find(other.items.begin(), other.items.end(), x) != other.items.end())
+              common.push_back(x);
+          cur.items = std::move(common);
+        } else if (cur.isNull() || (!other.isNull() && (op->second == "max" ? compareValues(other, cur) > 0
+                                                                             : compareValues(other, cur) < 0))) {
           cur = other;
+        }
       }
+      if (!orderedOk(*sig, guards[index].args) || !orderedOk(*sig, g.args) || !orderedOk(*sig, mergedArgs)) {
+        // Not mergeable (e.g. a window across midnight): both guards hold.
+        keys.push_back(key);
+        keys.back().push_back(Value::integer(int64_t(keys.size())));
+        asked.push_back({{describeArgs(g, *sig), where.stakeholder}});
+        guards.push_back(std::move(g));
+        continue;
+      }
+      ResolvedGuard &into = guards[index];
+      into.args = std::move(mergedArgs);
+      into.requiredBy.push_back(where);
+      asked[index].push_back({describeArgs(g, *sig), where.stakeholder});
     }
     // Describe merges whose requests differed: "soak(duration = 30s) from
     // `shop`, soak(duration = 5m) from `platform` merged to the stricter
@@ -594,6 +611,20 @@ private:
     std::stable_partition(guards.begin(), guards.end(),
                           [](const ResolvedGuard &g) { return g.phase == GuardPhase::Gate; });
     unit.guards = std::move(guards);
+  }
+
+  /// For `ordered = [from, to]`: from < to (set, and not wrapping).
+  static bool orderedOk(const GuardSig &sig, const std::vector<std::pair<std::string, Value>> &args) {
+    if (sig.ordered.size() != 2)
+      return true;
+    const Value *a = nullptr, *b = nullptr;
+    for (auto &[n, v] : args) {
+      if (n == sig.ordered[0])
+        a = &v;
+      if (n == sig.ordered[1])
+        b = &v;
+    }
+    return a && b && !a->isNull() && !b->isNull() && compareValues(*a, *b) < 0;
   }
 
   static std::string describeArgs(const ResolvedGuard &g, const GuardSig &sig) {

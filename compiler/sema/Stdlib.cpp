@@ -219,10 +219,20 @@ private:
         auto *m = dyn_cast<MapExpr>(f->value);
         for (const MapEntry &en : m ? m->entries : std::vector<MapEntry>{}) {
           auto *n = dyn_cast<NameExpr>(en.value);
-          if (!sig.param(en.key.text) || !n || (n->name != "max" && n->name != "min"))
+          if (!sig.param(en.key.text) || !n ||
+              (n->name != "max" && n->name != "min" && n->name != "intersect"))
             diags_.report(DiagId::E209, en.key.range, sig.name, en.key.text);
           else
             sig.stricter[en.key.text] = n->name;
+        }
+      } else if (key == "ordered") {
+        auto *l = dyn_cast<ListExpr>(f->value);
+        for (const Expr *e : l ? l->elements : std::vector<Expr *>{}) {
+          auto *n = dyn_cast<NameExpr>(e);
+          if (!n || !sig.param(n->name))
+            diags_.report(DiagId::E209, e->range, sig.name, toString(e));
+          else
+            sig.ordered.push_back(n->name);
         }
       } else if (key == "min") {
         auto *m = dyn_cast<MapExpr>(f->value);

@@ -93,8 +93,13 @@ struct GuardSig {
   /// (e.g. approval by `group`); empty with `hasMergeKey`: one per unit.
   std::vector<std::string> mergeKey;
   bool hasMergeKey = false;
-  /// How duplicates merge to the stricter one: param → "max" or "min".
+  /// How duplicates merge to the stricter one: param → "max", "min" or
+  /// "intersect" (lists: keep common elements).
   std::map<std::string, std::string> stricter;
+  /// Two parameters that form a range `[first, second)`: guards merge only
+  /// when every request and the result have first < second (a window that
+  /// crosses midnight is kept as a separate guard).
+  std::vector<std::string> ordered;
   llvm::SMRange range;
   const FieldSig *param(llvm::StringRef n) const {
     for (auto &p : params)
