@@ -27,6 +27,40 @@ struct Span {
   bool valid = false;
 };
 
+/// A message format for people: `{0}` placeholders become `…`.
+std::string placeholders(llvm::StringRef format) {
+  std::string out;
+  for (size_t i = 0; i < format.size(); ++i) {
+    if (format[i] == '{' && i + 1 < format.size() && format[i + 1] == '{') {
+      out += '{';
+      ++i;
+    } else if (format[i] == '}' && i + 1 < format.size() && format[i + 1] == '}') {
+      out += '}';
+      ++i;
+    } else if (format[i] == '{') {
+      size_t close = format.find('}', i);
+      out += "…";
+      i = close == llvm::StringRef::npos ? format.size() : close;
+    } else {
+      out += format[i];
+    }
+  }
+  return out;
+}
+
+/// Control characters from the source never reach the terminal or a CI log
+/// raw (no escape-sequence injection): they are shown as `\xNN`.
+std::string sanitize(llvm::StringRef s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7F)
+      out += fmt::format("\\x{:02X}", c);
+    else
+      out += static_cast<char>(c);
+  }
+  return out;
+}
+
 /// 1-based column of `loc` counted in Unicode code points (SARIF's default
 /// column kind), rather than bytes.
 unsigned codePointColumn(llvm::StringRef text, size_t off) {
@@ -93,7 +127,7 @@ void printMessage(SourceManager &sm, llvm::raw_ostream &os, bool color, llvm::SM
   case Severity::Warning: colored(llvm::raw_ostream::MAGENTA, true, "warning: "); break;
   case Severity::Note: colored(llvm::raw_ostream::BLACK, true, "note: "); break;
   }
-  colored(llvm::raw_ostream::SAVEDCOLOR, true, msg);
+  colored(llvm::raw_ostream::SAVEDCOLOR, true, sanitize(msg));
   os << "\n";
   if (!buf)
     return;
@@ -126,6 +160,12 @@ void printMessage(SourceManager &sm, llvm::raw_ostream &os, bool color, llvm::SM
   }
   for (size_t i = from; i < to; ++i) {
     char c = text[i];
+    unsigned char uc = static_cast<unsigned char>(c);
+    if ((uc < 0x20 && c != '\t') || uc == 0x7F) {
+      line += '?'; // a control character: one column, never echoed raw
+      marks += i == off ? '^' : (i > off && i < endOff) ? '~' : ' ';
+      continue;
+    }
     line += c == '\t' ? ' ' : c;
     // Continuation bytes of UTF-8 take no column of their own.
     if ((static_cast<unsigned char>(c) & 0xC0) == 0x80)
@@ -213,7 +253,8 @@ std::pair<std::string, bool> sarifUri(const std::string &path) {
     llvm::sys::path::remove_dots(cwd, true);
     llvm::StringRef rel(p);
     if (rel.consume_front(cwd) && rel.consume_front("/")) {
-      p = rel;
+      std::string tail = rel.str(); // `rel` points into `p`: copy before assigning
+      p = tail;
       relative = true;
     }
   }
@@ -257,8 +298,7 @@ void renderSarif(DiagnosticEngine &engine, llvm::raw_ostream &os, const RenderOp
         {"id", info.id},
         {"name", info.name},
         {"shortDescription", llvm::json::Object{{"text", info.name}}},
-        {"fullDescription", llvm::json::Object{{"text", info.format}}},
-        {"helpUri", std::string("https://deployc.dev/docs/language#") + info.id},
+        {"fullDescription", llvm::json::Object{{"text", placeholders(info.format)}}},
         {"defaultConfiguration",
          llvm::json::Object{{"level", severityName(info.severity)}}}});
   }

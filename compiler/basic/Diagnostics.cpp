@@ -105,6 +105,10 @@ static unsigned typoDistance(llvm::StringRef a, llvm::StringRef b) {
 }
 
 std::string closestName(llvm::StringRef name, llvm::ArrayRef<std::string> candidates) {
+  // Typos are short-name business: long names would make the O(n·m)
+  // distance over thousands of candidates a denial of service.
+  if (name.size() > 64)
+    return "";
   // Allow roughly one typo per three characters, as clang's typo correction does.
   unsigned limit = std::max<unsigned>(1, (name.size() + 2) / 3);
   std::string best;

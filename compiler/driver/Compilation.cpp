@@ -58,6 +58,75 @@ bool Compilation::loadFile(const std::string &path, const std::string &display,
   return true;
 }
 
+/// Collects the `*.dpl` files below `root/relDir`. Every directory must be
+/// readable: a policy file is never skipped silently (E001, exit 2). Hidden
+/// directories (`.git`, `.deploy`) are skipped; symbolic links to
+/// directories are not followed; a `.dpl` symbolic link must point to a
+/// regular file inside the tree.
+bool Compilation::walkDirectory(const std::string &root, const std::string &realRoot,
+                                const std::string &relDir, unsigned depth, std::vector<std::string> &rels) {
+  llvm::SmallString<256> here(root);
+  if (!relDir.empty())
+    llvm::sys::path::append(here, relDir);
+  std::string display = std::string(here);
+  if (depth > 64) {
+    diags_.reportFile(DiagId::E001, display, display, "directories nested deeper than 64 levels");
+    ioFailed_ = true;
+    return false;
+  }
+  std::error_code ec;
+  std::vector<std::pair<std::string, llvm::sys::fs::file_type>> entries;
+  for (llvm::sys::fs::directory_iterator it(here, ec, /*follow_symlinks=*/false), end; it != end && !ec;
+       it.increment(ec))
+    entries.push_back({llvm::sys::path::filename(it->path()).str(), it->type()});
+  if (ec) {
+    diags_.reportFile(DiagId::E001, display, display, ec.message());
+    ioFailed_ = true;
+    return false;
+  }
+  std::sort(entries.begin(), entries.end());
+  for (auto &[name, type] : entries) {
+    std::string rel = relDir.empty() ? name : relDir + "/" + name;
+    llvm::SmallString<256> full(root);
+    llvm::sys::path::append(full, rel);
+    if (type == llvm::sys::fs::file_type::directory_file) {
+      if (llvm::StringRef(name).startswith("."))
+        continue; // .git, .deploy and other hidden directories
+      if (!walkDirectory(root, realRoot, rel, depth + 1, rels))
+        return false;
+      continue;
+    }
+    if (!llvm::StringRef(name).endswith(".dpl"))
+      continue;
+    if (type == llvm::sys::fs::file_type::symlink_file) {
+      llvm::SmallString<256> target;
+      if (std::error_code lec = llvm::sys::fs::real_path(full, target)) {
+        diags_.reportFile(DiagId::E001, std::string(full), std::string(full), lec.message());
+        ioFailed_ = true;
+        return false;
+      }
+      llvm::StringRef t(target);
+      if (!(t.consume_front(realRoot) && t.startswith("/"))) {
+        diags_.reportFile(DiagId::E001, std::string(full), std::string(full),
+                          "symbolic link points outside the policy tree (to " + std::string(target) + ")");
+        ioFailed_ = true;
+        return false;
+      }
+      llvm::sys::fs::file_status st;
+      if (llvm::sys::fs::status(full, st) || st.type() == llvm::sys::fs::file_type::directory_file)
+        continue; // a link to a directory is not followed
+      type = st.type();
+    }
+    if (type != llvm::sys::fs::file_type::regular_file) {
+      diags_.reportFile(DiagId::E001, std::string(full), std::string(full), "not a regular file");
+      ioFailed_ = true;
+      return false;
+    }
+    rels.push_back(rel);
+  }
+  return true;
+}
+
 /// Loads every `*.dpl` below `dir` in sorted relative-path order, so the
 /// result never depends on directory iteration order.
 bool Compilation::loadDirectory(const std::string &dir, bool isStdlib) {
@@ -68,30 +137,11 @@ bool Compilation::loadDirectory(const std::string &dir, bool isStdlib) {
     return false;
   }
   std::vector<std::string> rels;
-  std::error_code ec;
-  for (llvm::sys::fs::recursive_directory_iterator it(dir, ec, /*follow_symlinks=*/false), end;
-       it != end && !ec; it.increment(ec)) {
-    llvm::StringRef name = llvm::sys::path::filename(it->path());
-    if (name.startswith(".") && it->type() == llvm::sys::fs::file_type::directory_file) {
-      it.no_push(); // skip .git, .deploy and other hidden directories
-      continue;
-    }
-    if (!name.endswith(".dpl"))
-      continue;
-    auto type = it->type();
-    if (type != llvm::sys::fs::file_type::regular_file &&
-        type != llvm::sys::fs::file_type::symlink_file)
-      continue;
-    llvm::StringRef rel(it->path());
-    rel.consume_front(dir);
-    rel = rel.ltrim('/');
-    rels.push_back(rel.str());
-  }
-  if (ec) {
-    diags_.reportFile(DiagId::E001, dir, dir, ec.message());
-    ioFailed_ = true;
+  llvm::SmallString<256> realRoot;
+  if (llvm::sys::fs::real_path(dir, realRoot))
+    realRoot = dir;
+  if (!walkDirectory(dir, realRoot.str().str(), "", 0, rels))
     return false;
-  }
   std::sort(rels.begin(), rels.end());
   if (rels.empty() && !isStdlib) {
     diags_.reportFile(DiagId::E003, dir, dir);

@@ -40,6 +40,8 @@ public:
 
 private:
   bool loadDirectory(const std::string &dir, bool isStdlib);
+  bool walkDirectory(const std::string &root, const std::string &realRoot, const std::string &relDir,
+                     unsigned depth, std::vector<std::string> &rels);
   bool loadFile(const std::string &path, const std::string &display, const std::string &rel);
 
   CompileOptions options_;

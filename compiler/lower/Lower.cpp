@@ -146,7 +146,6 @@ llvm::json::Value lowerPlan(const Model &model, const MergeResult &merged) {
   Evaluator eval(std);
   for (auto &[name, e] : envs) {
     Object env{{"name", name}};
-    Value record;
     // Environment fields with stdlib defaults, `${env.*}` resolved.
     Value self;
     self.kind = Value::Kind::Record;
@@ -170,8 +169,6 @@ llvm::json::Value lowerPlan(const Model &model, const MergeResult &merged) {
       if (k != "name")
         env[k] = toPlanJson(v);
     envRuntime[name] = *self.field("runtime");
-    LineCol lc = {};
-    (void)lc;
     environments.push_back(std::move(env));
   }
   Array groups;

@@ -3,6 +3,7 @@
 #include "compiler/merge/Merge.h"
 
 #include "compiler/merge/Eval.h"
+#include "compiler/sema/Cycles.h"
 
 #include <llvm/Support/Casting.h>
 
@@ -292,7 +293,6 @@ private:
       for (const Value &d : deps->value.items)
         if (model_.service(d.s))
           unit.waitsFor.push_back(d.s + "@" + envName);
-    (void)svc;
     return unit;
   }
 
@@ -305,41 +305,25 @@ private:
       byEnv[u.environment][u.service] = u.field("depends_on");
     std::set<std::set<std::string>> reported;
     for (auto &[env, deps] : byEnv) {
-      std::map<std::string, int> state;
-      std::vector<std::string> stack;
-      std::function<void(const std::string &)> visit = [&](const std::string &svc) {
-        state[svc] = 1;
-        stack.push_back(svc);
-        const ResolvedField *f = deps[svc];
-        for (const Value &d : f ? f->value.items : std::vector<Value>{}) {
-          if (!deps.count(d.s))
-            continue;
-          if (state[d.s] == 1) {
-            auto start = std::find(stack.begin(), stack.end(), d.s);
-            std::set<std::string> members(start, stack.end());
-            if (!reported.insert(members).second)
-              continue;
-            std::string path;
-            for (auto it = start; it != stack.end(); ++it)
-              path += "`" + *it + "` → ";
-            path += "`" + d.s + "`";
-            const ResolvedField *first = deps[*start];
-            auto diag = diags_.report(DiagId::E501, first->where.range, path);
-            for (auto it = start; it != stack.end(); ++it) {
-              const ResolvedField *rf = deps[*it];
-              const std::string &to = it + 1 != stack.end() ? *(it + 1) : d.s;
-              diag.note(rf->where.range, DiagId::N005, *it, "depends on", to + "` in environment `" + env);
-            }
-          } else if (state[d.s] == 0) {
-            visit(d.s);
-          }
-        }
-        stack.pop_back();
-        state[svc] = 2;
-      };
-      for (auto &[svc, _] : deps)
-        if (state[svc] == 0)
-          visit(svc);
+      CycleGraph g;
+      for (auto &[svc, f] : deps) {
+        auto &edges = g[svc];
+        for (const Value &d : f ? f->value.items : std::vector<Value>{})
+          edges.push_back({d.s, f->where.range});
+      }
+      forEachCycle(g, [&](const std::vector<std::string> &nodes, const std::vector<const CycleEdge *> &edges) {
+        // One report per set of services, whichever environment shows it first.
+        if (!reported.insert(std::set<std::string>(nodes.begin(), nodes.end())).second)
+          return;
+        std::string path;
+        for (auto &n : nodes)
+          path += "`" + n + "` → ";
+        path += "`" + nodes.front() + "`";
+        auto diag = diags_.report(DiagId::E501, edges.front()->at, path);
+        for (size_t i = 0; i < nodes.size(); ++i)
+          diag.note(edges[i]->at, DiagId::N005, nodes[i], "depends on",
+                    (i + 1 < nodes.size() ? nodes[i + 1] : nodes.front()) + "` in environment `" + env);
+      });
     }
   }
 
@@ -554,7 +538,7 @@ private:
       auto it = std::find(keys.begin(), keys.end(), key);
       if (it == keys.end()) {
         keys.push_back(key);
-        asked.push_back({{describeArgs(g, *sig), where.stakeholder}});
+        asked.push_back({{describeArgs(g), where.stakeholder}});
         guards.push_back(std::move(g));
         continue;
       }
@@ -581,14 +565,14 @@ private:
         // Not mergeable (e.g. a window across midnight): both guards hold.
         keys.push_back(key);
         keys.back().push_back(Value::integer(int64_t(keys.size())));
-        asked.push_back({{describeArgs(g, *sig), where.stakeholder}});
+        asked.push_back({{describeArgs(g), where.stakeholder}});
         guards.push_back(std::move(g));
         continue;
       }
       ResolvedGuard &into = guards[index];
       into.args = std::move(mergedArgs);
       into.requiredBy.push_back(where);
-      asked[index].push_back({describeArgs(g, *sig), where.stakeholder});
+      asked[index].push_back({describeArgs(g), where.stakeholder});
     }
     // Describe merges whose requests differed: "soak(duration = 30s) from
     // `shop`, soak(duration = 5m) from `platform` merged to the stricter
@@ -600,12 +584,11 @@ private:
         differ |= a.first != list[0].first;
       if (!differ)
         continue;
-      const GuardSig *sig = std_.guard(guards[i].kind);
       std::string note;
       for (size_t j = 0; j < list.size(); ++j)
         note += (j ? (j + 1 == list.size() ? " and " : ", ") : "") + guards[i].kind + "(" + list[j].first +
                 ") from `" + list[j].second + "`";
-      guards[i].merged = note + " merged to the stricter " + guards[i].kind + "(" + describeArgs(guards[i], *sig) + ")";
+      guards[i].merged = note + " merged to the stricter " + guards[i].kind + "(" + describeArgs(guards[i]) + ")";
     }
     // Gates first, then verifications; otherwise in the order required.
     std::stable_partition(guards.begin(), guards.end(),
@@ -627,15 +610,12 @@ private:
     return a && b && !a->isNull() && !b->isNull() && compareValues(*a, *b) < 0;
   }
 
-  static std::string describeArgs(const ResolvedGuard &g, const GuardSig &sig) {
+  /// "name = value, …" of every set parameter (defaults included).
+  static std::string describeArgs(const ResolvedGuard &g) {
     std::string out;
-    for (auto &[name, v] : g.args) {
-      if (v.isNull())
-        continue;
-      // Show parameters that were given or that take part in merging.
-      out += (out.empty() ? "" : ", ") + name + " = " + toSource(v);
-    }
-    (void)sig;
+    for (auto &[name, v] : g.args)
+      if (!v.isNull())
+        out += (out.empty() ? "" : ", ") + name + " = " + toSource(v);
     return out;
   }
 

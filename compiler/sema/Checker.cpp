@@ -1,6 +1,7 @@
 // Resolve and check phase: owners and authority, declarations and their
 // duplicates, field schemas, references, guards, predicates and cycles.
 #include "compiler/basic/Diagnostics.h"
+#include "compiler/sema/Cycles.h"
 #include "compiler/sema/ExprChecker.h"
 #include "compiler/sema/Model.h"
 
@@ -39,61 +40,56 @@ const EnvironmentInfo *Model::environment(llvm::StringRef name) const {
 const ServiceInfo *Model::service(llvm::StringRef name) const { return lookup(services, serviceIndex, name); }
 const GroupInfo *Model::group(llvm::StringRef name) const { return lookup(groups, groupIndex, name); }
 
+/// Glob matching by dynamic programming over (pattern position, text
+/// position): O(|pattern| × |text|) whatever the pattern, so no input can
+/// make it exponential. match[i][j]: pattern[i..] matches text[j..].
 static bool globMatchImpl(llvm::StringRef p, llvm::StringRef t) {
-  while (!p.empty()) {
-    if (p.startswith("**")) {
-      llvm::StringRef rest = p.drop_front(2);
-      // `**/` also matches zero directories.
-      if (rest.startswith("/") && globMatchImpl(rest.drop_front(1), t))
-        return true;
-      for (size_t i = 0; i <= t.size(); ++i)
-        if (globMatchImpl(rest, t.drop_front(i)))
-          return true;
-      return false;
-    }
-    char c = p.front();
-    if (c == '*') {
-      llvm::StringRef rest = p.drop_front(1);
-      for (size_t i = 0; i <= t.size(); ++i) {
-        if (globMatchImpl(rest, t.drop_front(i)))
-          return true;
-        if (i < t.size() && t[i] == '/')
-          return false;
-      }
-      return false;
-    }
-    if (t.empty())
-      return false;
-    if (c == '?') {
-      if (t.front() == '/')
-        return false;
-    } else if (c == '[') {
-      size_t close = p.find(']', 1);
-      if (close == llvm::StringRef::npos)
-        return false;
-      llvm::StringRef cls = p.slice(1, close);
-      bool negate = cls.consume_front("!") || cls.consume_front("^");
-      bool hit = false;
-      for (size_t i = 0; i < cls.size(); ++i) {
-        if (i + 2 < cls.size() && cls[i + 1] == '-') {
-          hit |= t.front() >= cls[i] && t.front() <= cls[i + 2];
-          i += 2;
-        } else {
-          hit |= t.front() == cls[i];
+  size_t P = p.size(), T = t.size();
+  std::vector<std::vector<char>> match(P + 1, std::vector<char>(T + 1, 0));
+  match[P][T] = 1;
+  for (size_t i = P; i-- > 0;) {
+    bool doubleStar = p[i] == '*' && i + 1 < P && p[i + 1] == '*';
+    for (size_t j = T + 1; j-- > 0;) {
+      char c = p[i];
+      bool m = false;
+      if (doubleStar) {
+        // `**` matches any run (slashes included); `**/` may also match nothing.
+        size_t after = i + 2;
+        m = match[after][j] || (j < T && match[i][j + 1]);
+        if (!m && after < P && p[after] == '/')
+          m = match[after + 1][j];
+      } else if (c == '*') {
+        m = match[i + 1][j] || (j < T && t[j] != '/' && match[i][j + 1]);
+      } else if (j == T) {
+        m = false;
+      } else if (c == '?') {
+        m = t[j] != '/' && match[i + 1][j + 1];
+      } else if (c == '[') {
+        size_t close = p.find(']', i + 1);
+        if (close != llvm::StringRef::npos) {
+          llvm::StringRef cls = p.slice(i + 1, close);
+          bool negate = cls.consume_front("!") || cls.consume_front("^");
+          bool hit = false;
+          for (size_t k = 0; k < cls.size(); ++k) {
+            if (k + 2 < cls.size() && cls[k + 1] == '-') {
+              hit |= t[j] >= cls[k] && t[j] <= cls[k + 2];
+              k += 2;
+            } else {
+              hit |= t[j] == cls[k];
+            }
+          }
+          m = hit != negate && match[close + 1][j + 1];
         }
+      } else {
+        m = c == t[j] && match[i + 1][j + 1];
       }
-      if (hit == negate)
-        return false;
-      p = p.drop_front(close + 1);
-      t = t.drop_front(1);
-      continue;
-    } else if (c != t.front()) {
-      return false;
+      match[i][j] = m;
     }
-    p = p.drop_front(1);
-    t = t.drop_front(1);
+    // The second `*` of a `**` is handled by the first; mirror its row.
+    if (doubleStar)
+      match[i + 1] = match[i];
   }
-  return t.empty();
+  return match[0][0];
 }
 
 bool globMatch(llvm::StringRef pattern, llvm::StringRef text) { return globMatchImpl(pattern, text); }
@@ -531,14 +527,10 @@ private:
   }
 
   // --------------------------------------------------------------- cycles
-  struct Edge {
-    std::string to;
-    llvm::SMRange at;
-  };
-  using Graph = std::map<std::string, std::vector<Edge>>;
+  using Graph = CycleGraph;
 
-  static std::vector<Edge> edgesOf(const BlockDecl *d, llvm::StringRef field) {
-    std::vector<Edge> out;
+  static std::vector<CycleEdge> edgesOf(const BlockDecl *d, llvm::StringRef field) {
+    std::vector<CycleEdge> out;
     const FieldStmt *f = fieldIn(d->body, field);
     if (auto *l = f ? dyn_cast<ListExpr>(f->value) : nullptr)
       for (const Expr *el : l->elements)
@@ -548,50 +540,15 @@ private:
   }
 
   void findCycles(const Graph &g, DiagId id, const char *verb) {
-    // Iterative-free DFS is fine: graphs are small and bounded by declarations.
-    std::map<std::string, int> state; // 0 new, 1 on stack, 2 done
-    std::vector<std::pair<std::string, llvm::SMRange>> stack;
-    std::set<std::set<std::string>> reported;
-    std::function<void(const std::string &)> visit = [&](const std::string &n) {
-      state[n] = 1;
-      auto it = g.find(n);
-      if (it != g.end())
-        for (const Edge &e : it->second) {
-          if (!g.count(e.to))
-            continue; // unknown names are reported elsewhere
-          stack.push_back({n, e.at});
-          if (state[e.to] == 1) {
-            // The cycle is the stack suffix starting at e.to.
-            size_t start = 0;
-            for (size_t i = 0; i < stack.size(); ++i)
-              if (stack[i].first == e.to) {
-                start = i;
-                break;
-              }
-            std::set<std::string> members;
-            std::string path;
-            for (size_t i = start; i < stack.size(); ++i) {
-              members.insert(stack[i].first);
-              path += "`" + stack[i].first + "` → ";
-            }
-            path += "`" + e.to + "`";
-            if (reported.insert(members).second) {
-              auto d = diags_.report(id, stack[start].second, path);
-              for (size_t i = start + 1; i < stack.size(); ++i) {
-                const std::string &to = i + 1 < stack.size() ? stack[i + 1].first : e.to;
-                d.note(stack[i].second, DiagId::N005, stack[i].first, verb, to);
-              }
-            }
-          } else if (state[e.to] == 0) {
-            visit(e.to);
-          }
-          stack.pop_back();
-        }
-      state[n] = 2;
-    };
-    for (auto &[n, _] : g)
-      if (state[n] == 0)
-        visit(n);
+    forEachCycle(g, [&](const std::vector<std::string> &nodes, const std::vector<const CycleEdge *> &edges) {
+      std::string path;
+      for (auto &n : nodes)
+        path += "`" + n + "` → ";
+      path += "`" + nodes.front() + "`";
+      auto d = diags_.report(id, edges.front()->at, path);
+      for (size_t i = 1; i < nodes.size(); ++i)
+        d.note(edges[i]->at, DiagId::N005, nodes[i], verb, i + 1 < nodes.size() ? nodes[i + 1] : nodes.front());
+    });
   }
 
   void checkCycles() {

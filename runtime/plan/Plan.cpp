@@ -134,7 +134,33 @@ const std::set<std::string> kStateKinds = {"wait", "gate", "apply", "verify", "s
 
 } // namespace
 
+/// Deepest nesting of arrays/objects, outside strings. llvm::json's parser
+/// recurses per level, so hostile input is rejected before parsing.
+static size_t jsonDepth(llvm::StringRef text) {
+  size_t depth = 0, deepest = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 llvm::Expected<Plan> loadPlan(llvm::StringRef text) {
+  if (jsonDepth(text) > 64)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "not a plan: JSON nested deeper than 64 levels");
   auto parsed = llvm::json::parse(text);
   if (!parsed)
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "not valid JSON: %s",

@@ -24,6 +24,19 @@ TEST(Glob, StarStaysInOneSegmentDoubleStarCrosses) {
   EXPECT_FALSE(globMatch("api-[!0-9]", "api-7"));
   EXPECT_TRUE(globMatch("payments*", "payments"));
   EXPECT_TRUE(globMatch("payments*", "payments-ledger"));
+  EXPECT_TRUE(globMatch("a/**/b.dpl", "a/b.dpl"));
+  EXPECT_TRUE(globMatch("a/**/b.dpl", "a/x/y/b.dpl"));
+  EXPECT_FALSE(globMatch("a/*/b.dpl", "a/x/y/b.dpl"));
+}
+
+TEST(Glob, PathologicalPatternsStayPolynomial) {
+  // Backtracking matchers take exponential time here; this must be instant.
+  std::string pattern;
+  for (int i = 0; i < 25; ++i)
+    pattern += "*a";
+  pattern += "*b";
+  EXPECT_FALSE(globMatch(pattern, std::string(200, 'a')));
+  EXPECT_TRUE(globMatch(pattern, std::string(200, 'a') + "b"));
 }
 
 TEST(Types, InterningAndSpelling) {

@@ -134,3 +134,8 @@ TEST(PlanLoader, MissingFileNamesThePath) {
   ASSERT_FALSE(bool(plan));
   EXPECT_EQ(llvm::toString(plan.takeError()), "cannot read /nonexistent/plan.json: No such file or directory");
 }
+
+TEST(PlanLoader, RejectsDeepNestingWithoutRecursing) {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(loadError(deep), "not a plan: JSON nested deeper than 64 levels");
+}
