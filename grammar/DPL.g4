@@ -42,9 +42,11 @@ value
   | expr                                                         # exprValue
   ;
 
-expr     : andExpr ('or' andExpr)* ;
-andExpr  : notExpr ('and' notExpr)* ;
-notExpr  : 'not' notExpr | cmpExpr ;
+// `&&`, `||`, `!` and single-quoted strings are accepted by the grammar only
+// so that the AST builder can say "write `and`" once instead of cascading.
+expr     : andExpr (('or' | '||') andExpr)* ;
+andExpr  : notExpr (('and' | '&&') notExpr)* ;
+notExpr  : ('not' | '!') notExpr | cmpExpr ;
 cmpExpr  : addExpr (cmpOp addExpr)? ;
 cmpOp    : '==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not' 'in' | 'matches' ;
 addExpr  : unaryExpr (('+' | '-') unaryExpr)* ;
@@ -64,7 +66,7 @@ callArgs : '(' (arg (',' arg)* ','?)? ')' ;
 arg      : (ident '=')? value ;
 
 literal
-  : INT | FLOAT | DURATION | PERCENT | TIME | STRING | UNTERMINATED_STRING | 'true' | 'false'
+  : INT | FLOAT | DURATION | PERCENT | TIME | STRING | UNTERMINATED_STRING | SQ_STRING | 'true' | 'false'
   ;
 
 // Keywords that may also be used as names (field names, references, `service.x`).
@@ -83,6 +85,7 @@ DURATION : [0-9]+ [A-Za-z] [A-Za-z0-9]* ;
 INT      : [0-9]+ ;
 STRING   : '"' (ESC | ~["\\\r\n])* '"' ;
 UNTERMINATED_STRING : '"' (ESC | ~["\\\r\n])* ;
+SQ_STRING : '\'' (ESC | ~['\\\r\n])* '\'' ;
 fragment ESC : '\\' . ;
 
 LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN) ;

@@ -229,10 +229,18 @@ void renderJson(DiagnosticEngine &engine, llvm::raw_ostream &os) {
                                        {"range", jsonRange(spanOf(sm, d->range, d->file))},
                                        {"notes", std::move(notes)}});
   }
+  // Counts describe the diagnostics listed (after --max-errors), like the
+  // text summary; `truncated` says whether more were found.
+  unsigned shownErrors = 0, shownWarnings = 0;
+  for (const Diagnostic *d : engine.shown()) {
+    shownErrors += d->severity == Severity::Error;
+    shownWarnings += d->severity == Severity::Warning;
+  }
   llvm::json::Object root{{"format_version", "1.0"},
                           {"valid", !engine.hasErrors()},
-                          {"error_count", engine.errorCount()},
-                          {"warning_count", engine.warningCount()},
+                          {"error_count", shownErrors},
+                          {"warning_count", shownWarnings},
+                          {"truncated", engine.droppedAny()},
                           {"diagnostics", std::move(diags)}};
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
 }

@@ -258,6 +258,17 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"auto", "always", "never"}));
   explain->add_option("--stdlib", explainFlags.stdlib, "Directory of the DPL standard library");
 
+  // An unknown command gets a clear message (CLI11 would only say that a
+  // subcommand is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string cmd = argv[1];
+    if (cmd != "check" && cmd != "compile" && cmd != "explain" && cmd != "graph") {
+      llvm::errs() << "deployc: error: unknown command `" << cmd
+                   << "`; expected check, compile, explain or graph (see --help)\n";
+      return ExitUsage;
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {

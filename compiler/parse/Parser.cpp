@@ -374,10 +374,22 @@ private:
           "owner", "stakeholder", "group", "environment", "defaults", "service", "rule",
           "in", "when", "require", "constrain"};
       std::string best = closestName(t->getText(), keywords);
-      if (!best.empty())
+      if (!best.empty()) {
         d.hint(DiagId::N002, best);
-    } else if (t->getText() == "=" && inCondition()) {
+        return;
+      }
+    }
+    if (t->getText() == "=" && inCondition()) {
       d.hint(DiagId::N002, "==");
+    } else if (parser_) {
+      // `requir soak(1m);`: the name before the error may be a keyword typo.
+      antlr4::Token *prev = parser_->getTokenStream()->LT(-1);
+      if (prev && prev->getType() == DPLLexer::IDENT) {
+        static const std::vector<std::string> statementKeywords = {"in", "when", "require", "constrain"};
+        std::string best = closestName(prev->getText(), statementKeywords);
+        if (!best.empty() && prev->getText().size() > 2)
+          d.hint(DiagId::N002, best);
+      }
     }
   }
 
@@ -510,7 +522,8 @@ private:
   template <typename T> T *named(DPLParser::DeclContext *c, DPLParser::IdentContext *id) {
     auto *d = ctx_.make<T>(range(c));
     d->keyword = range(c->getStart());
-    d->name = name(id);
+    // `owner "ops";` or `owner: ops;`: the syntax error is enough.
+    d->name = broken(c) && std::is_same_v<T, ast::OwnerDecl> ? ast::Name{} : name(id);
     return d;
   }
 
@@ -675,11 +688,13 @@ private:
         }
       } else if (auto *t = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
         std::string op = t->getText();
-        pending = op == "or" ? ast::BinaryOp::Or
-                  : op == "and" ? ast::BinaryOp::And
+        opRange = range(t);
+        if (op == "||" || op == "&&")
+          diags_.report(DiagId::E111, opRange, op, op == "||" ? "or" : "and");
+        pending = (op == "or" || op == "||") ? ast::BinaryOp::Or
+                  : (op == "and" || op == "&&") ? ast::BinaryOp::And
                   : op == "+" ? ast::BinaryOp::Add
                               : ast::BinaryOp::Sub;
-        opRange = range(t);
       }
     }
     return acc ? acc : error(c);
@@ -695,6 +710,8 @@ private:
   }
   ast::Expr *buildNot(DPLParser::NotExprContext *c) {
     if (c->notExpr()) {
+      if (c->getStart()->getText() == "!")
+        diags_.report(DiagId::E111, range(c->getStart()), "!", "not");
       auto *u = ctx_.make<ast::UnaryExpr>(range(c));
       u->op = ast::UnaryOp::Not;
       u->operand = buildNot(c->notExpr());
@@ -836,6 +853,13 @@ private:
       return e;
     }
     case DPLLexer::DURATION: return buildDuration(t);
+    case DPLLexer::SQ_STRING: {
+      // 'prod': say so once, then treat it as the string it was meant to be.
+      auto *e = ctx_.make<ast::StringExpr>(r);
+      e->value = text.substr(1, text.size() - 2);
+      diags_.report(DiagId::E112, r, e->value);
+      return e;
+    }
     case DPLLexer::STRING:
     case DPLLexer::UNTERMINATED_STRING: return buildString(t);
     default: break;

@@ -712,6 +712,11 @@ bool ExprChecker::compatible(const Type *a, const Type *b) const {
   b = b->stripOptional();
   if (a->isError() || b->isError() || a == b)
     return true;
+  // Element types decide for collections (a list of bare names is typed by
+  // the other side).
+  if ((a->kind == TypeKind::List && b->kind == TypeKind::List) ||
+      (a->kind == TypeKind::Map && b->kind == TypeKind::Map))
+    return compatible(a->elem, b->elem);
   auto numeric = [](const Type *t) { return t->kind == TypeKind::Int || t->kind == TypeKind::Float; };
   if (numeric(a) && numeric(b))
     return true;
@@ -882,7 +887,15 @@ const Type *ExprChecker::typeOf(const Expr *e, PredScope scope) {
   switch (b->op) {
   case BinaryOp::Eq:
   case BinaryOp::Ne:
-    return compatible(l, r) ? boolT : invalid();
+    if (!compatible(l, r))
+      return invalid();
+    // `depends_on == [payments]`: bare names in the list are checked
+    // against the element type of the other side.
+    if (auto *list = dyn_cast<ListExpr>(b->rhs); list && l->stripOptional()->kind == TypeKind::List)
+      for (const Expr *el : list->elements)
+        if (isa<NameExpr>(el))
+          checkAgainst(el, l->stripOptional()->elem, scope);
+    return boolT;
   case BinaryOp::Lt: case BinaryOp::Le: case BinaryOp::Gt: case BinaryOp::Ge: {
     auto ordered = [](TypeKind k) {
       return k == TypeKind::Int || k == TypeKind::Float || k == TypeKind::Duration ||

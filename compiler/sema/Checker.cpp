@@ -512,6 +512,10 @@ private:
           exprs_.checkPredicate(cast<ConstrainStmt>(s)->predicate, PredScope::Unit, "a constraint");
           break;
         case StmtKind::Field:
+          // A "field" with a syntax error is usually a misspelt keyword
+          // (`requir soak(1m);`): the parser has said so already.
+          if (isa<ErrorExpr>(cast<FieldStmt>(s)->value))
+            break;
           diags_.report(DiagId::E109, s->range, "a field assignment", what)
               .hint(DiagId::N008, "`when`, `require` and `constrain`");
           break;
@@ -521,7 +525,9 @@ private:
           break;
         }
       }
-      if (!acts)
+      // In a file with syntax errors the missing `require` is likely the typo
+      // already reported.
+      if (!acts && rule.file && rule.file->parsedOk)
         diags_.report(DiagId::W004, rule.decl->name.range, name);
     }
   }
