@@ -37,30 +37,44 @@ void addCommon(CLI::App *cmd, CommonFlags &f) {
   cmd->add_option("--stdlib", f.stdlib, "Directory of the DPL standard library");
 }
 
-int runCheck(const std::string &dir, const CommonFlags &flags, const char *argv0) {
+/// Loads, checks and merges the policy tree `dir` and renders its
+/// diagnostics in `diagFormat` (machine formats to stdout only when stdout
+/// carries nothing else). Returns the exit code to stop with (usage/I/O 2,
+/// policy errors 1), or -1 when the tree is clean and `comp` is ready.
+int compileTree(std::unique_ptr<dpl::Compilation> &comp, const std::string &dir, const CommonFlags &flags,
+                const std::string &diagFormat, bool machineToStdout, const char *argv0) {
   dpl::CompileOptions opts;
   opts.root = dir;
   opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
   opts.maxErrors = flags.maxErrors;
-  dpl::Compilation comp(opts);
-  bool ok = comp.run();
-
+  comp = std::make_unique<dpl::Compilation>(opts);
+  bool ok = comp->run();
   dpl::RenderOptions render;
   render.toolVersion = kVersion;
-  render.format = flags.format == "json"    ? dpl::OutputFormat::Json
-                  : flags.format == "sarif" ? dpl::OutputFormat::Sarif
-                  : flags.format == "github" ? dpl::OutputFormat::Github
-                                             : dpl::OutputFormat::Text;
+  render.format = diagFormat == "json"    ? dpl::OutputFormat::Json
+                  : diagFormat == "sarif" ? dpl::OutputFormat::Sarif
+                  : diagFormat == "github" ? dpl::OutputFormat::Github
+                                           : dpl::OutputFormat::Text;
   bool text = render.format == dpl::OutputFormat::Text;
-  render.color = flags.color == "always" ||
-                 (flags.color == "auto" && text && llvm::errs().has_colors());
-  // Text diagnostics go to stderr like a compiler's; machine formats to stdout.
-  llvm::raw_ostream &diagOut = text ? llvm::errs() : llvm::outs();
-  renderDiagnostics(comp.diags(), diagOut, render);
+  render.color = flags.color == "always" || (flags.color == "auto" && text && llvm::errs().has_colors());
+  // Text diagnostics go to stderr like a compiler's; machine formats to
+  // stdout when that is the command's only output.
+  llvm::raw_ostream &diagOut = text || !machineToStdout ? llvm::errs() : llvm::outs();
+  renderDiagnostics(comp->diags(), diagOut, render);
   diagOut.flush();
-
-  if (comp.ioFailed())
+  if (comp->ioFailed())
     return ExitUsage;
+  return ok ? -1 : ExitErrors;
+}
+
+int runCheck(const std::string &dir, const CommonFlags &flags, const char *argv0) {
+  std::unique_ptr<dpl::Compilation> compPtr;
+  int stop = compileTree(compPtr, dir, flags, flags.format, /*machineToStdout=*/true, argv0);
+  if (stop == ExitUsage)
+    return stop;
+  bool ok = stop < 0;
+  bool text = flags.format == "text";
+  dpl::Compilation &comp = *compPtr;
   if (text && ok) {
     const dpl::Model *m = comp.model();
     auto count = [](size_t n, const char *word) {
@@ -118,25 +132,10 @@ bool writeAtomically(const std::string &path, const std::string &data, std::stri
 /// errors (no file written), 2 on usage or I/O errors.
 int runCompile(const std::string &dir, const std::string &out, const CommonFlags &flags,
                const char *argv0) {
-  dpl::CompileOptions opts;
-  opts.root = dir;
-  opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
-  opts.maxErrors = flags.maxErrors;
-  dpl::Compilation comp(opts);
-  bool ok = comp.run();
-  dpl::RenderOptions render;
-  render.toolVersion = kVersion;
-  render.format = flags.format == "json"    ? dpl::OutputFormat::Json
-                  : flags.format == "sarif" ? dpl::OutputFormat::Sarif
-                  : flags.format == "github" ? dpl::OutputFormat::Github
-                                             : dpl::OutputFormat::Text;
-  render.color = flags.color == "always" || (flags.color == "auto" && llvm::errs().has_colors());
-  renderDiagnostics(comp.diags(), llvm::errs(), render);
-  if (comp.ioFailed())
-    return ExitUsage;
-  if (!ok)
-    return ExitErrors;
-  std::string plan = dpl::prettyJson(dpl::lowerPlan(*comp.model(), comp.merged()));
+  std::unique_ptr<dpl::Compilation> comp;
+  if (int stop = compileTree(comp, dir, flags, flags.format, /*machineToStdout=*/false, argv0); stop >= 0)
+    return stop;
+  std::string plan = dpl::prettyJson(dpl::lowerPlan(*comp->model(), comp->merged()));
   if (out == "-") {
     llvm::outs() << plan;
     return ExitOk;
@@ -153,24 +152,13 @@ int runCompile(const std::string &dir, const std::string &out, const CommonFlags
 /// standard output, 1 when the tree has errors, 2 on usage or I/O errors.
 int runGraph(const std::string &dir, const std::string &format, const CommonFlags &flags,
              const char *argv0) {
-  dpl::CompileOptions opts;
-  opts.root = dir;
-  opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
-  opts.maxErrors = flags.maxErrors;
-  dpl::Compilation comp(opts);
-  bool ok = comp.run();
-  dpl::RenderOptions render;
-  render.toolVersion = kVersion;
-  render.color = flags.color == "always" || (flags.color == "auto" && llvm::errs().has_colors());
-  renderDiagnostics(comp.diags(), llvm::errs(), render);
-  if (comp.ioFailed())
-    return ExitUsage;
-  if (!ok)
-    return ExitErrors;
+  std::unique_ptr<dpl::Compilation> comp;
+  if (int stop = compileTree(comp, dir, flags, "text", /*machineToStdout=*/false, argv0); stop >= 0)
+    return stop;
   if (format == "mermaid")
-    dpl::graphMermaid(*comp.model(), comp.merged(), llvm::outs());
+    dpl::graphMermaid(*comp->model(), comp->merged(), llvm::outs());
   else
-    dpl::graphDot(*comp.model(), comp.merged(), llvm::outs());
+    dpl::graphDot(*comp->model(), comp->merged(), llvm::outs());
   return ExitOk;
 }
 
@@ -178,29 +166,18 @@ int runGraph(const std::string &dir, const std::string &format, const CommonFlag
 /// the tree has errors, 2 for an unknown unit or a usage error.
 int runExplain(const std::string &dir, const std::string &unitName, const CommonFlags &flags,
                const char *argv0) {
-  dpl::CompileOptions opts;
-  opts.root = dir;
-  opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
-  opts.maxErrors = flags.maxErrors;
-  dpl::Compilation comp(opts);
-  bool ok = comp.run();
-  dpl::RenderOptions render;
-  render.toolVersion = kVersion;
-  render.color = flags.color == "always" || (flags.color == "auto" && llvm::errs().has_colors());
-  renderDiagnostics(comp.diags(), llvm::errs(), render);
-  if (comp.ioFailed())
-    return ExitUsage;
-  if (!ok)
-    return ExitErrors;
+  std::unique_ptr<dpl::Compilation> comp;
+  if (int stop = compileTree(comp, dir, flags, "text", /*machineToStdout=*/false, argv0); stop >= 0)
+    return stop;
   auto [service, env] = llvm::StringRef(unitName).split('@');
   if (service.empty() || env.empty()) {
     llvm::errs() << "deployc: error: expected a unit as SERVICE@ENV, found `" << unitName << "`\n";
     return ExitUsage;
   }
-  const dpl::Unit *unit = comp.merged().unit(service, env);
+  const dpl::Unit *unit = comp->merged().unit(service, env);
   if (!unit) {
     std::vector<std::string> names;
-    for (auto &u : comp.merged().units)
+    for (auto &u : comp->merged().units)
       names.push_back(u.service + "@" + u.environment);
     llvm::errs() << "deployc: error: unknown unit `" << unitName << "`";
     std::string best = dpl::closestName(unitName, names);
