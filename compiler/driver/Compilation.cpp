@@ -53,6 +53,16 @@ bool Compilation::loadFile(const std::string &path, const std::string &display,
     ioFailed_ = true;
     return false;
   }
+  // Old Mac line endings (a lone CR) become LF, byte for byte, so that line
+  // numbers and carets are right; CRLF is left as it is.
+  std::string normalized;
+  if (text.contains('\r')) {
+    normalized = text.str();
+    for (size_t i = 0; i < normalized.size(); ++i)
+      if (normalized[i] == '\r' && (i + 1 == normalized.size() || normalized[i + 1] != '\n'))
+        normalized[i] = '\n';
+    text = normalized;
+  }
   auto named = llvm::MemoryBuffer::getMemBufferCopy(text, display);
   sources_.addBuffer(std::move(named), display, rel);
   return true;
