@@ -81,7 +81,7 @@ std::string printableChar(const std::string &s) {
 }
 
 /// Keywords that the grammar also accepts as names (see `ident` in DPL.g4).
-bool parser_ident_keyword(const std::string &s) {
+bool isNameKeyword(const std::string &s) {
   static const std::set<std::string> k = {"owner", "stakeholder", "group", "environment", "defaults",
                                           "service", "rule", "guard", "record", "schema", "enum",
                                           "when", "require", "constrain"};
@@ -1065,7 +1065,7 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
       chain = 0;
     if (s == ".")
       ++memberRun;
-    else if (type != DPLLexer::IDENT && !(type >= 1 && parser_ident_keyword(s)))
+    else if (type != DPLLexer::IDENT && !isNameKeyword(s))
       memberRun = 0;
     bool chained = s == "or" || s == "and" || s == "+" || s == "-";
     if (chained)

@@ -85,9 +85,6 @@ static bool globMatchImpl(llvm::StringRef p, llvm::StringRef t) {
       }
       match[i][j] = m;
     }
-    // The second `*` of a `**` is handled by the first; mirror its row.
-    if (doubleStar)
-      match[i + 1] = match[i];
   }
   return match[0][0];
 }
