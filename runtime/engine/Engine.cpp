@@ -1,0 +1,393 @@
+// The engine's decision function: the unit state machine of the plan,
+// driven by observations.
+#include "runtime/engine/Engine.h"
+
+#include <llvm/ADT/StringRef.h>
+
+#include <ctime>
+
+namespace dpl::runtime {
+
+const char *phaseName(RunPhase p) {
+  switch (p) {
+  case RunPhase::Waiting: return "waiting";
+  case RunPhase::Gated: return "gated";
+  case RunPhase::Applying: return "applying";
+  case RunPhase::Verifying: return "verifying";
+  case RunPhase::Succeeded: return "succeeded";
+  case RunPhase::RollingBack: return "rolling-back";
+  case RunPhase::RolledBack: return "rolled-back";
+  case RunPhase::RollbackFailed: return "rollback-failed";
+  case RunPhase::Halted: return "halted";
+  }
+  return "?";
+}
+
+std::string Action::key() const {
+  static const char *names[] = {"apply", "rollback", "notify", "run-test"};
+  return std::string(names[static_cast<int>(kind)]) + "|" + unit + "|" + release + "|" + version + "|" + detail;
+}
+
+namespace {
+
+bool finished(RunPhase p) {
+  return p == RunPhase::Succeeded || p == RunPhase::RolledBack || p == RunPhase::RollbackFailed ||
+         p == RunPhase::Halted;
+}
+bool started(RunPhase p) { return p != RunPhase::Waiting && p != RunPhase::Gated; }
+
+double number(const llvm::json::Object &o, const char *key, double fallback = 0) {
+  if (auto v = o.getNumber(key))
+    return *v;
+  return fallback;
+}
+std::string text(const llvm::json::Object &o, const char *key) {
+  if (auto v = o.getString(key))
+    return v->str();
+  return "";
+}
+
+/// RFC 3339 → milliseconds since the epoch (UTC offsets honoured); -1 if bad.
+int64_t parseInstant(const std::string &s) {
+  struct tm tm = {};
+  int y, mo, d, h, mi, sec;
+  if (sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+    return -1;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  int64_t t = static_cast<int64_t>(timegm(&tm));
+  size_t zone = s.find_first_of("Zz+-", 19);
+  if (zone != std::string::npos && (s[zone] == '+' || s[zone] == '-')) {
+    int oh = 0, om = 0;
+    if (sscanf(s.c_str() + zone + 1, "%2d:%2d", &oh, &om) == 2)
+      t -= (s[zone] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+  }
+  return t * 1000;
+}
+
+class Stepper {
+public:
+  Stepper(const Plan &plan, const Observations &obs, int64_t now, StepResult &out)
+      : plan_(plan), obs_(obs), now_(now), out_(out) {}
+
+  void run() {
+    for (const PlanUnit &u : plan_.units)
+      advance(u);
+  }
+
+private:
+  const Release *latestRelease(const std::string &service) const {
+    const Release *latest = nullptr;
+    for (const Release &r : out_.state.releases)
+      if (r.service == service)
+        latest = &r;
+    return latest;
+  }
+  const Release *release(const std::string &id) const {
+    for (const Release &r : out_.state.releases)
+      if (r.id == id)
+        return &r;
+    return nullptr;
+  }
+
+  void move(const PlanUnit &u, UnitRun &run, RunPhase to, const std::string &why) {
+    out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(to), why});
+    run.phase = to;
+  }
+  void enter(UnitRun &run, size_t state) {
+    run.state = state;
+    run.enteredAtMs = now_;
+    run.healthySinceMs = -1;
+    run.notified = false;
+    run.testStarted = false;
+    run.waitingOn.clear();
+  }
+  size_t indexOf(const PlanUnit &u, const std::string &name) const {
+    for (size_t i = 0; i < u.states.size(); ++i)
+      if (u.states[i].name == name)
+        return i;
+    return u.states.size();
+  }
+
+  /// Picks the release the unit should work on. A newer release supersedes
+  /// one that has not started here; a started one runs to its end first.
+  void schedule(const PlanUnit &u) {
+    const Release *latest = latestRelease(u.service);
+    if (!latest)
+      return;
+    auto it = out_.state.runs.find(u.id);
+    if (it != out_.state.runs.end()) {
+      UnitRun &run = it->second;
+      if (run.release == latest->id || (started(run.phase) && !finished(run.phase)) ||
+          run.phase == RunPhase::Halted)
+        return; // current, busy, or waiting for a person
+      if (!finished(run.phase))
+        out_.journal.push_back({u.id, run.release, phaseName(run.phase), "superseded",
+                                "release " + latest->id + " is newer and this one had not started here"});
+    }
+    UnitRun fresh;
+    fresh.release = latest->id;
+    fresh.version = latest->version;
+    auto good = out_.state.lastGood.find(u.id);
+    fresh.previousVersion = good == out_.state.lastGood.end() ? "" : good->second;
+    fresh.enteredAtMs = now_;
+    out_.state.runs[u.id] = fresh;
+    out_.journal.push_back({u.id, latest->id, "-", "waiting", "release " + latest->id + " (" + latest->version + ")"});
+  }
+
+  void fail(const PlanUnit &u, UnitRun &run, const PlanState &s, const std::string &why) {
+    size_t target = indexOf(u, s.onFailure);
+    if (target >= u.states.size()) {
+      move(u, run, RunPhase::Halted, why);
+      return;
+    }
+    const PlanState &t = u.states[target];
+    enter(run, target);
+    if (t.kind == "rollback") {
+      move(u, run, RunPhase::RollingBack, why);
+      out_.actions.push_back({Action::Kind::Rollback, u.id, run.release, run.previousVersion, ""});
+    } else {
+      move(u, run, RunPhase::Halted, why);
+    }
+  }
+
+  void advance(const PlanUnit &u) {
+    schedule(u);
+    auto it = out_.state.runs.find(u.id);
+    if (it == out_.state.runs.end())
+      return;
+    UnitRun &run = it->second;
+    const UnitObservation *o = nullptr;
+    if (auto oi = obs_.units.find(u.id); oi != obs_.units.end())
+      o = &oi->second;
+    // Bounded: each iteration either moves to another state or returns.
+    for (size_t guard = 0; guard <= u.states.size() + 1 && !finished(run.phase); ++guard) {
+      if (run.state >= u.states.size())
+        return;
+      const PlanState &s = u.states[run.state];
+      if (s.kind == "wait") {
+        for (const std::string &w : s.waitsFor) {
+          auto up = out_.state.runs.find(w);
+          // Only positive success of this very release lets a unit proceed.
+          if (up == out_.state.runs.end() || up->second.release != run.release ||
+              up->second.phase != RunPhase::Succeeded) {
+            run.waitingOn = "waiting for " + w;
+            return;
+          }
+        }
+        enter(run, indexOf(u, s.next));
+        move(u, run, RunPhase::Gated, "upstream units succeeded");
+        continue;
+      }
+      if (s.kind == "gate") {
+        std::string why;
+        if (!gateOpen(u, run, s, why)) {
+          run.waitingOn = why;
+          return;
+        }
+        enter(run, indexOf(u, s.next));
+        out_.journal.push_back({u.id, run.release, s.name, u.states[run.state].name, why});
+        continue;
+      }
+      if (s.kind == "apply") {
+        if (run.phase != RunPhase::Applying) {
+          move(u, run, RunPhase::Applying, "gates passed");
+          run.enteredAtMs = now_;
+          out_.actions.push_back({Action::Kind::Apply, u.id, run.release, run.version, ""});
+          return;
+        }
+        if (o && o->applyFailed)
+          return fail(u, run, s, "apply failed");
+        if (o && o->reachable && o->version == run.version) {
+          enter(run, indexOf(u, s.next));
+          move(u, run, RunPhase::Verifying, "version " + run.version + " observed");
+          continue;
+        }
+        if (now_ - run.enteredAtMs > int64_t(s.timeoutSeconds * 1000))
+          return fail(u, run, s, "apply timed out");
+        run.waitingOn = o && !o->reachable ? "adapter unreachable" : "applying " + run.version;
+        return;
+      }
+      if (s.kind == "verify") {
+        std::string why;
+        int verdict = verify(u, run, s, o, why); // 1 pass, 0 wait, -1 fail
+        if (verdict < 0)
+          return fail(u, run, s, why);
+        if (verdict == 0) {
+          run.waitingOn = why;
+          return;
+        }
+        enter(run, indexOf(u, s.next));
+        out_.journal.push_back({u.id, run.release, s.name, u.states[run.state].name, why});
+        continue;
+      }
+      if (s.kind == "success") {
+        move(u, run, RunPhase::Succeeded, "all verifications passed");
+        out_.state.lastGood[u.id] = run.version;
+        return;
+      }
+      if (s.kind == "rollback") {
+        if (o && o->reachable && o->version == run.previousVersion) {
+          enter(run, indexOf(u, s.next));
+          move(u, run, RunPhase::RolledBack,
+               run.previousVersion.empty() ? "stopped (no earlier version)" : "restored " + run.previousVersion);
+          return;
+        }
+        // The rollback has its own budget, counted from its own start.
+        if (now_ - run.enteredAtMs > int64_t(s.timeoutSeconds * 1000)) {
+          enter(run, indexOf(u, s.onFailure));
+          move(u, run, RunPhase::RollbackFailed, "rollback timed out");
+          out_.actions.push_back({Action::Kind::Notify, u.id, run.release, run.version, "rollback-failed"});
+          return;
+        }
+        run.waitingOn = "restoring " + (run.previousVersion.empty() ? "nothing" : run.previousVersion);
+        return;
+      }
+      return; // a `failed` state: terminal
+    }
+  }
+
+  bool gateOpen(const PlanUnit &u, UnitRun &run, const PlanState &s, std::string &why) {
+    if (s.guard == "approval") {
+      const PlanGroup *g = plan_.group(text(s.params, "group"));
+      const Release *r = release(run.release);
+      size_t need = size_t(number(s.params, "count", 1));
+      size_t have = 0;
+      auto a = obs_.approvals.find(u.id + "|" + run.release);
+      if (a != obs_.approvals.end() && g)
+        for (const std::string &who : a->second)
+          if (std::find(g->members.begin(), g->members.end(), who) != g->members.end() &&
+              (!r || who != r->createdBy))
+            ++have;
+      why = "approval by " + text(s.params, "group") + ": " + std::to_string(have) + "/" + std::to_string(need);
+      return have >= need;
+    }
+    if (s.guard == "resource") {
+      std::string name = text(s.params, "name");
+      auto r = obs_.resources.find(name);
+      if (r != obs_.resources.end() && r->second) {
+        why = "resource " + name + " ready";
+        return true;
+      }
+      why = "waiting for resource " + name;
+      if (!run.notified && s.params.getString("notify")) {
+        out_.actions.push_back({Action::Kind::Notify, u.id, run.release, run.version,
+                                "resource " + name + " → " + text(s.params, "notify")});
+        run.notified = true;
+      }
+      return false;
+    }
+    if (s.guard == "freeze") {
+      int64_t from = parseInstant(text(s.params, "from")), to = parseInstant(text(s.params, "to"));
+      bool frozen = from >= 0 && to >= 0 && now_ >= from && now_ < to;
+      why = frozen ? "frozen until " + text(s.params, "to") : "outside the freeze";
+      return !frozen;
+    }
+    if (s.guard == "window") {
+      std::string tz = text(s.params, "tz");
+      if (!tz.empty() && tz != "UTC" && tz != "Etc/UTC") {
+        why = "window in time zone " + tz + ": zone rules are not evaluated by this engine version";
+        return false;
+      }
+      std::time_t secs = now_ / 1000;
+      struct tm tm;
+      gmtime_r(&secs, &tm);
+      static const char *days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+      int minute = tm.tm_hour * 60 + tm.tm_min;
+      auto hhmm = [&](const char *k) {
+        std::string v = text(s.params, k);
+        int h = 0, m = 0;
+        sscanf(v.c_str(), "%d:%d", &h, &m);
+        return h * 60 + m;
+      };
+      int from = hhmm("from"), to = hhmm("to");
+      // A window across midnight belongs to the day it opens.
+      bool inTime = from <= to ? (minute >= from && minute < to) : (minute >= from || minute < to);
+      int day = (from > to && minute < to) ? (tm.tm_wday + 6) % 7 : tm.tm_wday;
+      bool inDays = false;
+      if (const llvm::json::Array *list = s.params.getArray("days"))
+        for (const auto &d : *list)
+          inDays |= d.getAsString() && *d.getAsString() == days[day];
+      why = inTime && inDays ? "inside the release window" : "outside the release window";
+      return inTime && inDays;
+    }
+    why = "unknown gate " + s.guard;
+    return false;
+  }
+
+  int verify(const PlanUnit &u, UnitRun &run, const PlanState &s, const UnitObservation *o, std::string &why) {
+    // Only observations of the target version count: a `healthy` left over
+    // from the previous version never does.
+    bool current = o && o->reachable && o->version == run.version;
+    if (s.guard == "health") {
+      if (current && o->health == Health::Healthy) {
+        why = "healthy";
+        return 1;
+      }
+      if (current && o->health == Health::Unhealthy) {
+        why = "health check failed";
+        return -1;
+      }
+      why = "waiting for health of " + run.version;
+      return 0;
+    }
+    if (s.guard == "soak") {
+      int64_t need = int64_t(number(s.params, "duration") * 1000);
+      if (current && o->health == Health::Unhealthy) {
+        why = "unhealthy during soak";
+        return -1;
+      }
+      if (!current || o->health != Health::Healthy) {
+        run.healthySinceMs = -1;
+        why = "soak paused: health unknown";
+        return 0;
+      }
+      if (run.healthySinceMs < 0)
+        run.healthySinceMs = now_;
+      why = "soaked " + std::to_string((now_ - run.healthySinceMs) / 1000) + "s of " + std::to_string(need / 1000) + "s";
+      return now_ - run.healthySinceMs >= need ? 1 : 0;
+    }
+    if (s.guard == "test") {
+      std::string key = u.id + "|" + run.release + "|" + s.name;
+      if (!run.testStarted) {
+        run.testStarted = true;
+        out_.actions.push_back({Action::Kind::RunTest, u.id, run.release, run.version, s.name});
+      }
+      auto t = obs_.tests.find(key);
+      if (t != obs_.tests.end()) {
+        why = t->second ? "test passed" : "test failed";
+        return t->second ? 1 : -1;
+      }
+      if (now_ - run.enteredAtMs > int64_t(number(s.params, "timeout", 300) * 1000)) {
+        why = "test timed out";
+        return -1;
+      }
+      why = "test running";
+      return 0;
+    }
+    // metric and alerts: their sources arrive in a later version; until then
+    // there is no data, and no data never counts as a pass.
+    why = s.guard + ": no data";
+    return text(s.params, "no_data") == "wait" ? 0 : -1;
+  }
+
+  const Plan &plan_;
+  const Observations &obs_;
+  int64_t now_;
+  StepResult &out_;
+};
+
+} // namespace
+
+StepResult step(const Plan &plan, const EngineState &state, const Observations &obs, int64_t nowMs) {
+  StepResult out;
+  out.state = state;
+  Stepper(plan, obs, nowMs, out).run();
+  return out;
+}
+
+} // namespace dpl::runtime

@@ -1,0 +1,87 @@
+// The deployment engine: a pure function from (plan, state, observations,
+// now) to (new state, actions). No clock reads, no I/O: the daemon gathers
+// observations, calls step(), journals the result and executes the actions
+// (ARCHITECTURE.md, "Functional core, imperative shell").
+#pragma once
+
+#include "runtime/plan/Plan.h"
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace dpl::runtime {
+
+/// A request to deploy `version` of `service`, in release order.
+struct Release {
+  std::string id, service, version, createdBy;
+  int64_t createdAtMs = 0;
+};
+
+enum class Health : uint8_t { Unknown, Healthy, Unhealthy };
+
+/// What an adapter saw of one unit. An adapter that could not be read gives
+/// `reachable = false`: the unit's state is unknown, never absent or healthy.
+struct UnitObservation {
+  bool reachable = true;
+  std::string version;    ///< version running now ("" when nothing runs)
+  Health health = Health::Unknown;
+  bool applyFailed = false; ///< the adapter gave up on the last apply
+};
+
+struct Observations {
+  std::map<std::string, UnitObservation> units;              ///< by unit id
+  std::map<std::string, std::set<std::string>> approvals;    ///< "unit|release" → people
+  std::map<std::string, bool> resources;                     ///< resource name → ready
+  std::map<std::string, bool> tests;                         ///< "unit|release|state" → passed
+};
+
+enum class RunPhase : uint8_t {
+  Waiting, Gated, Applying, Verifying, Succeeded, RollingBack, RolledBack, RollbackFailed, Halted,
+};
+const char *phaseName(RunPhase p);
+
+/// One unit's progress on one release.
+struct UnitRun {
+  std::string release, version, previousVersion;
+  RunPhase phase = RunPhase::Waiting;
+  size_t state = 0;            ///< index into the plan unit's states
+  int64_t enteredAtMs = 0;     ///< when the current state was entered
+  int64_t healthySinceMs = -1; ///< soak: start of the current healthy stretch
+  bool notified = false;       ///< resource: the one notification was sent
+  bool testStarted = false;
+  std::string waitingOn;       ///< why the run does not move, for `status`
+};
+
+struct EngineState {
+  std::vector<Release> releases;
+  std::map<std::string, UnitRun> runs;        ///< by unit id
+  std::map<std::string, std::string> lastGood; ///< unit id → version that last succeeded
+};
+
+struct Action {
+  enum class Kind : uint8_t { Apply, Rollback, Notify, RunTest };
+  Kind kind;
+  std::string unit, release, version, detail;
+  /// Idempotency key: the same action for the same unit and release is one.
+  std::string key() const;
+};
+
+/// One recorded decision: which unit moved, from where to where, and why.
+struct Transition {
+  std::string unit, release, from, to, why;
+};
+
+struct StepResult {
+  EngineState state;
+  std::vector<Action> actions;
+  std::vector<Transition> journal;
+};
+
+/// Advances every unit as far as the observations allow. Deterministic: the
+/// same inputs give the same outputs.
+StepResult step(const Plan &plan, const EngineState &state, const Observations &obs, int64_t nowMs);
+
+} // namespace dpl::runtime

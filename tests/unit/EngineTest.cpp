@@ -1,0 +1,259 @@
+// Engine tests with a simulated clock and simulated adapters (no sleeps):
+// one scenario per transition and guard.
+#include "common/CanonicalJson.h"
+#include "compiler/driver/Compilation.h"
+#include "compiler/lower/Lower.h"
+#include "runtime/engine/Engine.h"
+
+#include <gtest/gtest.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/Path.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <fstream>
+
+using namespace dpl;
+using namespace dpl::runtime;
+
+namespace {
+
+/// Compiles a one-file policy tree (written to a temp dir) into a loaded plan.
+Plan compilePolicy(const std::string &body) {
+  llvm::SmallString<128> dir;
+  llvm::sys::fs::createUniqueDirectory("engine-test", dir);
+  std::ofstream(std::string(dir) + "/main.dpl") << body;
+  CompileOptions opts;
+  opts.root = std::string(dir);
+  opts.stdlibDir = DEPLOYC_STDLIB_DIR;
+  Compilation comp(opts);
+  bool ok = comp.run();
+  std::string diags;
+  llvm::raw_string_ostream os(diags);
+  renderDiagnostics(comp.diags(), os, RenderOptions());
+  EXPECT_TRUE(ok) << os.str();
+  auto plan = loadPlan(prettyJson(lowerPlan(*comp.model(), comp.merged())));
+  EXPECT_TRUE(bool(plan));
+  llvm::sys::fs::remove_directories(dir);
+  return std::move(*plan);
+}
+
+const char *kOrg = R"(owner ops;
+stakeholder ops { paths = ["**"]; may = [environments, defaults, require]; services = ["*"]; }
+group sre = ["@ann", "@bob"];
+environment dev { tier = "dev"; runtime = process { workdir = "d"; }; }
+environment prod { tier = "prod"; after = [dev]; runtime = process { workdir = "p"; }; }
+)";
+
+/// A simulated world: adapters do what they are told one tick later,
+/// releases of `badVersion` come up unhealthy.
+struct Sim {
+  Plan plan;
+  EngineState state;
+  Observations obs;
+  int64_t now = 1767225600000; // 2026-01-01T00:00:00Z, a Thursday
+  std::string badVersion = "bad";
+  bool rollbackStuck = false;
+  std::vector<Action> actions;
+  std::vector<Transition> journal;
+
+  explicit Sim(const std::string &policy) : plan(compilePolicy(policy)) {}
+
+  void release(const std::string &service, const std::string &version, const std::string &by = "@ci") {
+    state.releases.push_back({"r" + std::to_string(state.releases.size() + 1), service, version, by, now});
+  }
+  /// One engine step at `now`, then the adapters act; time moves `dt` ms.
+  void tick(int64_t dt = 1000) {
+    StepResult r = step(plan, state, obs, now);
+    state = r.state;
+    for (auto &a : r.actions) {
+      actions.push_back(a);
+      auto &u = obs.units[a.unit];
+      if (a.kind == Action::Kind::Apply) {
+        u.version = a.version;
+        u.health = a.version == badVersion ? Health::Unhealthy : Health::Healthy;
+      } else if (a.kind == Action::Kind::Rollback && !rollbackStuck) {
+        u.version = a.version;
+        u.health = a.version.empty() ? Health::Unknown : Health::Healthy;
+      }
+    }
+    journal.insert(journal.end(), r.journal.begin(), r.journal.end());
+    now += dt;
+  }
+  void run(int ticks, int64_t dt = 1000) {
+    for (int i = 0; i < ticks; ++i)
+      tick(dt);
+  }
+  RunPhase phase(const std::string &unit) { return state.runs.at(unit).phase; }
+  size_t count(Action::Kind k, const std::string &unit) {
+    size_t n = 0;
+    for (auto &a : actions)
+      n += a.kind == k && a.unit == unit;
+    return n;
+  }
+};
+
+const std::string kSoak = std::string(kOrg) + R"(service api {
+  artifact = exec(["./api", "${version}"]);
+  health = http(path = "/healthz");
+  require soak(10s);
+})";
+
+} // namespace
+
+TEST(Engine, HappyPathPromotesThroughEnvironmentsInOrder) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(3);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Verifying); // soaking
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Waiting);  // dev has not succeeded yet
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@prod"), 0u);
+  sim.run(30);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@dev"), 1u); // exactly once
+  EXPECT_EQ(sim.state.lastGood.at("api@prod"), "v1");
+}
+
+TEST(Engine, StaleHealthOfThePreviousVersionNeverCounts) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  ASSERT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  // v2: the adapter keeps reporting v1 healthy (the apply has not landed).
+  sim.release("api", "v2");
+  StepResult r = step(sim.plan, sim.state, sim.obs, sim.now);
+  sim.state = r.state;
+  for (int i = 0; i < 30; ++i) {
+    sim.now += 1000;
+    sim.state = step(sim.plan, sim.state, sim.obs, sim.now).state; // obs unchanged: still v1
+  }
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Applying);
+}
+
+TEST(Engine, FailedVerificationRollsBackAndBlocksDownstream) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  sim.release("api", "bad");
+  sim.run(10);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::RolledBack);
+  EXPECT_EQ(sim.obs.units["api@dev"].version, "v1"); // restored
+  // prod keeps v1: its run for r2 is blocked because dev did not succeed.
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Waiting);
+  EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "waiting for api@dev");
+  EXPECT_EQ(sim.obs.units["api@prod"].version, "v1");
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@prod"), 1u);
+  EXPECT_EQ(sim.count(Action::Kind::Rollback, "api@dev"), 1u);
+}
+
+TEST(Engine, RollbackHasItsOwnBudgetAndEndsInRollbackFailed) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  sim.rollbackStuck = true;
+  sim.release("api", "bad");
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::RollingBack);
+  sim.run(400); // rollback_timeout defaults to 5m
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::RollbackFailed);
+  EXPECT_EQ(sim.count(Action::Kind::Notify, "api@dev"), 1u);
+  EXPECT_EQ(sim.count(Action::Kind::Rollback, "api@dev"), 1u); // no loop
+}
+
+TEST(Engine, HaltLeavesTheUnitForAPerson) {
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  health = http(path = "/healthz");
+  on_failure = halt;
+})");
+  sim.release("api", "bad");
+  sim.run(10);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Halted);
+  EXPECT_EQ(sim.count(Action::Kind::Rollback, "api@dev"), 0u);
+  EXPECT_EQ(sim.state.runs.at("api@prod").phase, RunPhase::Waiting);
+}
+
+TEST(Engine, ApprovalNeedsDistinctGroupMembersOtherThanTheReleaser) {
+  Sim sim(std::string(kOrg) + R"(service api { artifact = exec(["./api"]); }
+rule prod-approval { when env.tier == "prod"; require approval(group = sre, count = 2); })");
+  sim.release("api", "v1", "@ann");
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Gated);
+  sim.obs.approvals["api@prod|r1"] = {"@ann", "@mallory"}; // releaser and non-member
+  sim.run(3);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Gated);
+  EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "approval by sre: 0/2");
+  sim.obs.approvals["api@prod|r1"].insert("@bob");
+  sim.run(3);
+  EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "approval by sre: 1/2");
+  sim.release("api", "v2", "@ci");
+  sim.obs.approvals["api@prod|r2"] = {"@ann", "@bob"};
+  sim.run(10);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.state.runs.at("api@prod").release, "r2");
+}
+
+TEST(Engine, ResourceGateWaitsAndNotifiesOnce) {
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  require resource(name = "db-migration", notify = sre);
+})");
+  sim.release("api", "v1");
+  sim.run(20);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Gated);
+  EXPECT_EQ(sim.count(Action::Kind::Notify, "api@dev"), 1u);
+  sim.obs.resources["db-migration"] = true;
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+}
+
+TEST(Engine, NewerReleaseSupersedesOneThatHasNotStarted) {
+  Sim sim(std::string(kOrg) + R"(service api { artifact = exec(["./api"]); }
+rule prod-approval { when env.tier == "prod"; require approval(group = sre); })");
+  sim.release("api", "v1");
+  sim.run(5);
+  ASSERT_EQ(sim.phase("api@prod"), RunPhase::Gated); // r1 waits for approval in prod
+  sim.release("api", "v2");
+  sim.run(5);
+  EXPECT_EQ(sim.state.runs.at("api@prod").release, "r2");
+  bool superseded = false;
+  for (auto &t : sim.journal)
+    superseded |= t.unit == "api@prod" && t.release == "r1" && t.to == "superseded";
+  EXPECT_TRUE(superseded);
+}
+
+TEST(Engine, UtcWindowWaitsUntilOpen) {
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  require window(days = [thu], from = 09:00, to = 17:00);
+})");
+  sim.release("api", "v1");
+  sim.run(5); // Thursday 00:00 UTC: closed
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Gated);
+  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn, "outside the release window");
+  sim.now += 9 * 3600 * 1000; // 09:00
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+}
+
+TEST(Engine, UnreachableAdapterIsUnknownNotFailed) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.tick();                                // apply issued
+  sim.obs.units["api@dev"].reachable = false; // the adapter cannot be read
+  sim.run(20);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Applying);
+  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn, "adapter unreachable");
+}
+
+TEST(Engine, StepIsDeterministic) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(3);
+  StepResult a = step(sim.plan, sim.state, sim.obs, sim.now);
+  StepResult b = step(sim.plan, sim.state, sim.obs, sim.now);
+  ASSERT_EQ(a.actions.size(), b.actions.size());
+  for (size_t i = 0; i < a.actions.size(); ++i)
+    EXPECT_EQ(a.actions[i].key(), b.actions[i].key());
+  EXPECT_EQ(a.journal.size(), b.journal.size());
+}
