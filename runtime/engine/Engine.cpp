@@ -2,6 +2,7 @@
 // driven by observations.
 #include "runtime/engine/Engine.h"
 
+#include <date/tz.h>
 #include <llvm/ADT/StringRef.h>
 
 #include <ctime>
@@ -289,15 +290,22 @@ private:
     }
     if (s.guard == "window") {
       std::string tz = text(s.params, "tz");
-      if (!tz.empty() && tz != "UTC" && tz != "Etc/UTC") {
-        why = "window in time zone " + tz + ": zone rules are not evaluated by this engine version";
+      if (tz.empty())
+        tz = "UTC";
+      // Local wall-clock time in the window's zone, DST included (IANA rules
+      // from the system tzdata).
+      int minute = 0, weekday = 0;
+      try {
+        const date::time_zone *zone = date::locate_zone(tz);
+        auto local = zone->to_local(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(now_)));
+        auto day = date::floor<date::days>(local);
+        weekday = static_cast<int>(date::weekday(day).c_encoding()); // 0 = Sunday
+        minute = static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(local - day).count());
+      } catch (const std::exception &) {
+        why = "unknown time zone " + tz;
         return false;
       }
-      std::time_t secs = now_ / 1000;
-      struct tm tm;
-      gmtime_r(&secs, &tm);
       static const char *days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-      int minute = tm.tm_hour * 60 + tm.tm_min;
       auto hhmm = [&](const char *k) {
         std::string v = text(s.params, k);
         int h = 0, m = 0;
@@ -307,7 +315,7 @@ private:
       int from = hhmm("from"), to = hhmm("to");
       // A window across midnight belongs to the day it opens.
       bool inTime = from <= to ? (minute >= from && minute < to) : (minute >= from || minute < to);
-      int day = (from > to && minute < to) ? (tm.tm_wday + 6) % 7 : tm.tm_wday;
+      int day = (from > to && minute < to) ? (weekday + 6) % 7 : weekday;
       bool inDays = false;
       if (const llvm::json::Array *list = s.params.getArray("days"))
         for (const auto &d : *list)

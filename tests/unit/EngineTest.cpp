@@ -257,3 +257,46 @@ TEST(Engine, StepIsDeterministic) {
     EXPECT_EQ(a.actions[i].key(), b.actions[i].key());
   EXPECT_EQ(a.journal.size(), b.journal.size());
 }
+
+namespace {
+
+/// Whether a `window` gate is open at `utc` (RFC 3339) for a dev unit.
+bool windowOpenAt(const std::string &window, const std::string &utc) {
+  Sim sim(std::string(kOrg) + "service api {\n  artifact = exec([\"./api\"]);\n  require " + window + ";\n}\n");
+  struct tm tm = {};
+  strptime(utc.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  sim.now = int64_t(timegm(&tm)) * 1000;
+  sim.release("api", "v1");
+  sim.state = step(sim.plan, sim.state, sim.obs, sim.now).state;
+  const UnitRun &run = sim.state.runs.at("api@dev");
+  return run.phase != RunPhase::Gated;
+}
+
+} // namespace
+
+TEST(Engine, WindowInAZoneFollowsItsOffsetAcrossDst) {
+  const std::string berlin = "window(days = [mon], from = 09:00, to = 17:00, tz = \"Europe/Berlin\")";
+  // Winter (UTC+1): 09:00 Berlin is 08:00 UTC.
+  EXPECT_FALSE(windowOpenAt(berlin, "2026-01-05T07:59:00Z"));
+  EXPECT_TRUE(windowOpenAt(berlin, "2026-01-05T08:00:00Z"));
+  EXPECT_TRUE(windowOpenAt(berlin, "2026-01-05T15:59:00Z"));
+  EXPECT_FALSE(windowOpenAt(berlin, "2026-01-05T16:00:00Z"));
+  // Summer (UTC+2): 09:00 Berlin is 07:00 UTC.
+  EXPECT_FALSE(windowOpenAt(berlin, "2026-07-06T06:59:00Z"));
+  EXPECT_TRUE(windowOpenAt(berlin, "2026-07-06T07:00:00Z"));
+  // The spring-forward night (29 March 2026, 02:00 → 03:00 local): 03:00
+  // local is 01:00 UTC.
+  const std::string night = "window(days = [sun], from = 03:00, to = 04:00, tz = \"Europe/Berlin\")";
+  EXPECT_FALSE(windowOpenAt(night, "2026-03-29T00:59:00Z"));
+  EXPECT_TRUE(windowOpenAt(night, "2026-03-29T01:00:00Z"));
+}
+
+TEST(Engine, WindowAcrossMidnightBelongsToTheDayItOpens) {
+  const std::string fridayNight = "window(days = [fri], from = 22:00, to = 02:00, tz = \"America/New_York\")";
+  // Friday 23:00 and Saturday 01:00 New York (EST, UTC-5) are inside.
+  EXPECT_TRUE(windowOpenAt(fridayNight, "2026-01-10T04:00:00Z"));
+  EXPECT_TRUE(windowOpenAt(fridayNight, "2026-01-10T06:00:00Z"));
+  // Saturday 02:00 and Saturday 23:00 are outside.
+  EXPECT_FALSE(windowOpenAt(fridayNight, "2026-01-10T07:00:00Z"));
+  EXPECT_FALSE(windowOpenAt(fridayNight, "2026-01-11T04:00:00Z"));
+}
