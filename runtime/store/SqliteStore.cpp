@@ -1,0 +1,319 @@
+// SQLite implementation of the store.
+#include "runtime/store/Store.h"
+
+#include "common/CanonicalJson.h"
+
+#include <sqlite3.h>
+
+namespace dpl::runtime {
+
+using llvm::json::Array;
+using llvm::json::Object;
+
+// ------------------------------------------------------------ state JSON
+
+static const char *kPhases[] = {"waiting", "gated", "applying", "verifying", "succeeded",
+                                "rolling-back", "rolled-back", "rollback-failed", "halted"};
+
+llvm::json::Value stateToJson(const EngineState &s) {
+  Array releases;
+  for (auto &r : s.releases)
+    releases.push_back(Object{{"id", r.id}, {"service", r.service}, {"version", r.version},
+                              {"created_by", r.createdBy}, {"created_at_ms", r.createdAtMs}});
+  Object runs;
+  for (auto &[unit, r] : s.runs)
+    runs[unit] = Object{{"release", r.release},
+                        {"version", r.version},
+                        {"previous_version", r.previousVersion},
+                        {"phase", kPhases[static_cast<int>(r.phase)]},
+                        {"state", int64_t(r.state)},
+                        {"entered_at_ms", r.enteredAtMs},
+                        {"healthy_since_ms", r.healthySinceMs},
+                        {"notified", r.notified},
+                        {"test_started", r.testStarted},
+                        {"waiting_on", r.waitingOn}};
+  Object good;
+  for (auto &[unit, v] : s.lastGood)
+    good[unit] = v;
+  return Object{{"releases", std::move(releases)}, {"runs", std::move(runs)}, {"last_good", std::move(good)}};
+}
+
+llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
+  auto bad = [](const std::string &what) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "corrupt engine state: %s", what.c_str());
+  };
+  const Object *o = v.getAsObject();
+  if (!o)
+    return bad("not an object");
+  EngineState s;
+  if (const Array *rs = o->getArray("releases"))
+    for (auto &r : *rs) {
+      const Object *ro = r.getAsObject();
+      if (!ro)
+        return bad("release is not an object");
+      Release rel;
+      rel.id = ro->getString("id").getValueOr("").str();
+      rel.service = ro->getString("service").getValueOr("").str();
+      rel.version = ro->getString("version").getValueOr("").str();
+      rel.createdBy = ro->getString("created_by").getValueOr("").str();
+      rel.createdAtMs = ro->getInteger("created_at_ms").getValueOr(0);
+      s.releases.push_back(rel);
+    }
+  if (const Object *runs = o->getObject("runs"))
+    for (auto &[unit, rv] : *runs) {
+      const Object *ro = rv.getAsObject();
+      if (!ro)
+        return bad("run is not an object");
+      UnitRun r;
+      r.release = ro->getString("release").getValueOr("").str();
+      r.version = ro->getString("version").getValueOr("").str();
+      r.previousVersion = ro->getString("previous_version").getValueOr("").str();
+      std::string phase = ro->getString("phase").getValueOr("").str();
+      bool known = false;
+      for (int i = 0; i < 9; ++i)
+        if (phase == kPhases[i]) {
+          r.phase = static_cast<RunPhase>(i);
+          known = true;
+        }
+      if (!known)
+        return bad("unknown phase `" + phase + "`");
+      r.state = size_t(ro->getInteger("state").getValueOr(0));
+      r.enteredAtMs = ro->getInteger("entered_at_ms").getValueOr(0);
+      r.healthySinceMs = ro->getInteger("healthy_since_ms").getValueOr(-1);
+      r.notified = ro->getBoolean("notified").getValueOr(false);
+      r.testStarted = ro->getBoolean("test_started").getValueOr(false);
+      r.waitingOn = ro->getString("waiting_on").getValueOr("").str();
+      s.runs[unit.str()] = r;
+    }
+  if (const Object *good = o->getObject("last_good"))
+    for (auto &[unit, gv] : *good)
+      s.lastGood[unit.str()] = gv.getAsString().getValueOr("").str();
+  return s;
+}
+
+static llvm::json::Value actionToJson(const Action &a) {
+  return Object{{"kind", int64_t(a.kind)}, {"unit", a.unit}, {"release", a.release},
+                {"version", a.version}, {"detail", a.detail}};
+}
+static Action actionFromJson(const llvm::json::Value &v) {
+  const Object &o = *v.getAsObject();
+  Action a{static_cast<Action::Kind>(o.getInteger("kind").getValueOr(0)), o.getString("unit").getValueOr("").str(),
+           o.getString("release").getValueOr("").str(), o.getString("version").getValueOr("").str(),
+           o.getString("detail").getValueOr("").str()};
+  return a;
+}
+
+// --------------------------------------------------------------- SQLite
+
+namespace {
+
+/// Schema migrations, in order; migration i brings user_version from i to i+1.
+const char *const kMigrations[] = {
+    R"sql(
+    CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL, updated_at_ms INTEGER NOT NULL);
+    CREATE TABLE journal (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, unit TEXT NOT NULL,
+                          release TEXT NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL, why TEXT NOT NULL);
+    CREATE INDEX journal_unit ON journal (unit, id);
+    CREATE TABLE intents (key TEXT PRIMARY KEY, action TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
+                          done_at_ms INTEGER);
+    CREATE TABLE approvals (unit TEXT NOT NULL, release TEXT NOT NULL, person TEXT NOT NULL, at_ms INTEGER NOT NULL,
+                            PRIMARY KEY (unit, release, person));
+    CREATE TABLE resources (name TEXT PRIMARY KEY, ready INTEGER NOT NULL, at_ms INTEGER NOT NULL);
+    )sql",
+};
+
+class SqliteStore : public Store {
+public:
+  explicit SqliteStore(sqlite3 *db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  llvm::Error init() {
+    if (auto e = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"))
+      return e;
+    sqlite3_busy_timeout(db_, 5000); // a CLI command and the daemon take turns
+    int version = 0;
+    if (auto e = query("PRAGMA user_version", {}, [&](sqlite3_stmt *s) { version = sqlite3_column_int(s, 0); }))
+      return e;
+    int target = int(std::size(kMigrations));
+    if (version > target)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "the state file has schema version %d, newer than this deployd (%d)", version,
+                                     target);
+    for (int v = version; v < target; ++v) {
+      std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] + "PRAGMA user_version=" +
+                        std::to_string(v + 1) + "; COMMIT;";
+      if (auto e = exec(sql.c_str())) {
+        llvm::consumeError(exec("ROLLBACK;"));
+        return e;
+      }
+    }
+    return llvm::Error::success();
+  }
+
+  llvm::Expected<EngineState> loadState() override {
+    std::string json;
+    if (auto e = query("SELECT json FROM state WHERE id = 1", {}, [&](sqlite3_stmt *s) {
+          json = reinterpret_cast<const char *>(sqlite3_column_text(s, 0));
+        }))
+      return e;
+    if (json.empty())
+      return EngineState{};
+    auto v = llvm::json::parse(json);
+    if (!v)
+      return v.takeError();
+    return stateFromJson(*v);
+  }
+
+  llvm::Error commitStep(const EngineState &state, const std::vector<Transition> &journal,
+                         const std::vector<Action> &actions, int64_t now) override {
+    if (auto e = exec("BEGIN IMMEDIATE;"))
+      return e;
+    auto fail = [&](llvm::Error e) {
+      llvm::consumeError(exec("ROLLBACK;"));
+      return e;
+    };
+    if (auto e = run("INSERT INTO state (id, json, updated_at_ms) VALUES (1, ?1, ?2) "
+                     "ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at_ms = excluded.updated_at_ms",
+                     {canonicalJson(stateToJson(state)), std::to_string(now)}))
+      return fail(std::move(e));
+    for (auto &t : journal)
+      if (auto e = run("INSERT INTO journal (at_ms, unit, release, from_state, to_state, why) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       {std::to_string(now), t.unit, t.release, t.from, t.to, t.why}))
+        return fail(std::move(e));
+    for (auto &a : actions)
+      if (auto e = run("INSERT OR IGNORE INTO intents (key, action, created_at_ms) VALUES (?1, ?2, ?3)",
+                       {a.key(), canonicalJson(actionToJson(a)), std::to_string(now)}))
+        return fail(std::move(e));
+    return exec("COMMIT;");
+  }
+
+  llvm::Expected<std::vector<Action>> pendingIntents() override {
+    std::vector<Action> out;
+    if (auto e = query("SELECT action FROM intents WHERE done_at_ms IS NULL ORDER BY created_at_ms, rowid", {},
+                       [&](sqlite3_stmt *s) {
+                         auto v = llvm::json::parse(reinterpret_cast<const char *>(sqlite3_column_text(s, 0)));
+                         if (v && v->getAsObject())
+                           out.push_back(actionFromJson(*v));
+                         else
+                           llvm::consumeError(v.takeError());
+                       }))
+      return e;
+    return out;
+  }
+
+  llvm::Error markDone(const std::string &key, int64_t now) override {
+    return run("UPDATE intents SET done_at_ms = ?2 WHERE key = ?1 AND done_at_ms IS NULL", {key, std::to_string(now)});
+  }
+
+  llvm::Error addRelease(const Release &r) override {
+    // Releases live in the state: read-modify-write in one transaction.
+    if (auto e = exec("BEGIN IMMEDIATE;"))
+      return e;
+    auto state = loadState();
+    if (!state) {
+      llvm::consumeError(exec("ROLLBACK;"));
+      return state.takeError();
+    }
+    state->releases.push_back(r);
+    if (auto e = run("INSERT INTO state (id, json, updated_at_ms) VALUES (1, ?1, ?2) "
+                     "ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at_ms = excluded.updated_at_ms",
+                     {canonicalJson(stateToJson(*state)), std::to_string(r.createdAtMs)})) {
+      llvm::consumeError(exec("ROLLBACK;"));
+      return e;
+    }
+    return exec("COMMIT;");
+  }
+
+  llvm::Error recordApproval(const std::string &unit, const std::string &release, const std::string &person,
+                             int64_t now) override {
+    return run("INSERT OR IGNORE INTO approvals (unit, release, person, at_ms) VALUES (?1, ?2, ?3, ?4)",
+               {unit, release, person, std::to_string(now)});
+  }
+
+  llvm::Error setResource(const std::string &name, bool ready, int64_t now) override {
+    return run("INSERT INTO resources (name, ready, at_ms) VALUES (?1, ?2, ?3) "
+               "ON CONFLICT (name) DO UPDATE SET ready = excluded.ready, at_ms = excluded.at_ms",
+               {name, ready ? "1" : "0", std::to_string(now)});
+  }
+
+  llvm::Error loadSignals(Observations &into) override {
+    if (auto e = query("SELECT unit, release, person FROM approvals", {}, [&](sqlite3_stmt *s) {
+          into.approvals[col(s, 0) + "|" + col(s, 1)].insert(col(s, 2));
+        }))
+      return e;
+    return query("SELECT name, ready FROM resources", {},
+                 [&](sqlite3_stmt *s) { into.resources[col(s, 0)] = sqlite3_column_int(s, 1) != 0; });
+  }
+
+  llvm::Expected<std::vector<JournalEntry>> history(const std::string &unit) override {
+    std::vector<JournalEntry> out;
+    const char *sql = unit.empty()
+                          ? "SELECT id, at_ms, unit, release, from_state, to_state, why FROM journal ORDER BY id"
+                          : "SELECT id, at_ms, unit, release, from_state, to_state, why FROM journal WHERE unit = ?1 ORDER BY id";
+    std::vector<std::string> args;
+    if (!unit.empty())
+      args.push_back(unit);
+    if (auto e = query(sql, args, [&](sqlite3_stmt *s) {
+          out.push_back({sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                         {col(s, 2), col(s, 3), col(s, 4), col(s, 5), col(s, 6)}});
+        }))
+      return e;
+    return out;
+  }
+
+private:
+  static std::string col(sqlite3_stmt *s, int i) {
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? reinterpret_cast<const char *>(t) : "";
+  }
+  llvm::Error error(const char *what) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "state store: %s: %s", what, sqlite3_errmsg(db_));
+  }
+  llvm::Error exec(const char *sql) {
+    char *msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string m = msg ? msg : "unknown error";
+      sqlite3_free(msg);
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "state store: %s", m.c_str());
+    }
+    return llvm::Error::success();
+  }
+  template <typename RowFn>
+  llvm::Error query(const char *sql, const std::vector<std::string> &args, RowFn onRow) {
+    sqlite3_stmt *stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK)
+      return error("prepare");
+    for (size_t i = 0; i < args.size(); ++i)
+      sqlite3_bind_text(stmt, int(i + 1), args[i].c_str(), int(args[i].size()), SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+      onRow(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? llvm::Error::success() : error("step");
+  }
+  llvm::Error run(const char *sql, const std::vector<std::string> &args) {
+    return query(sql, args, [](sqlite3_stmt *) {});
+  }
+
+  sqlite3 *db_;
+};
+
+} // namespace
+
+llvm::Expected<std::unique_ptr<Store>> openSqliteStore(const std::string &path) {
+  sqlite3 *db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot open state file %s: %s", path.c_str(),
+                                   msg.c_str());
+  }
+  auto store = std::make_unique<SqliteStore>(db);
+  if (auto e = store->init())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot open state file %s: %s", path.c_str(),
+                                   llvm::toString(std::move(e)).c_str());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+} // namespace dpl::runtime

@@ -1,0 +1,58 @@
+// The runtime's durable store: engine state, the decision journal, action
+// intents (written before they run, marked done after), approvals and
+// resource states. SQLite in WAL mode is the embedded default (one file,
+// versioned schema migrations, safe to share between a daemon and CLI
+// commands).
+#pragma once
+
+#include "runtime/engine/Engine.h"
+
+#include <llvm/Support/Error.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dpl::runtime {
+
+struct JournalEntry {
+  int64_t id = 0;
+  int64_t atMs = 0;
+  Transition transition;
+};
+
+class Store {
+public:
+  virtual ~Store() = default;
+
+  /// The engine state as last committed (empty on a new store).
+  virtual llvm::Expected<EngineState> loadState() = 0;
+  /// One decision, atomically: the new state, its journal entries and its
+  /// action intents (not yet done). Nothing is half-written on a crash.
+  virtual llvm::Error commitStep(const EngineState &state, const std::vector<Transition> &journal,
+                                 const std::vector<Action> &actions, int64_t nowMs) = 0;
+  /// Intents not marked done, oldest first: what to (re-)execute on start.
+  virtual llvm::Expected<std::vector<Action>> pendingIntents() = 0;
+  virtual llvm::Error markDone(const std::string &key, int64_t nowMs) = 0;
+
+  virtual llvm::Error addRelease(const Release &release) = 0;
+  virtual llvm::Error recordApproval(const std::string &unit, const std::string &release,
+                                     const std::string &person, int64_t nowMs) = 0;
+  virtual llvm::Error setResource(const std::string &name, bool ready, int64_t nowMs) = 0;
+  /// Approvals and resource states in the shape the engine observes them.
+  virtual llvm::Error loadSignals(Observations &into) = 0;
+  /// Journal entries, oldest first; all units when `unit` is empty.
+  virtual llvm::Expected<std::vector<JournalEntry>> history(const std::string &unit) = 0;
+};
+
+/// Opens (creating and migrating as needed) the SQLite store at `path`.
+llvm::Expected<std::unique_ptr<Store>> openSqliteStore(const std::string &path);
+
+/// The schema version this build writes (PRAGMA user_version).
+inline constexpr int kStoreSchemaVersion = 1;
+
+/// Engine state as JSON (for the store and for `deployd status`).
+llvm::json::Value stateToJson(const EngineState &state);
+llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v);
+
+} // namespace dpl::runtime

@@ -1,0 +1,153 @@
+// SQLite store tests: migrations, atomic step commits, write-ahead intents,
+// signals, journal, and state surviving a reopen.
+#include "runtime/store/Store.h"
+
+#include <gtest/gtest.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/Path.h>
+#include <sqlite3.h>
+
+using namespace dpl::runtime;
+
+namespace {
+
+struct TempStore {
+  std::string dir, path;
+  TempStore() {
+    llvm::SmallString<128> d;
+    llvm::sys::fs::createUniqueDirectory("store-test", d);
+    dir = std::string(d);
+    path = dir + "/state.db";
+  }
+  ~TempStore() { llvm::sys::fs::remove_directories(dir); }
+  std::unique_ptr<Store> open() {
+    auto s = openSqliteStore(path);
+    EXPECT_TRUE(bool(s)) << (s ? "" : llvm::toString(s.takeError()));
+    return s ? std::move(*s) : nullptr;
+  }
+  int pragma(const char *sql) {
+    sqlite3 *db;
+    sqlite3_open(path.c_str(), &db);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  }
+};
+
+EngineState sampleState() {
+  EngineState s;
+  s.releases.push_back({"r1", "api", "v1", "@ci", 1000});
+  UnitRun run;
+  run.release = "r1";
+  run.version = "v1";
+  run.phase = RunPhase::Verifying;
+  run.state = 3;
+  run.enteredAtMs = 5000;
+  run.healthySinceMs = 6000;
+  run.waitingOn = "soaked 1s of 10s";
+  s.runs["api@dev"] = run;
+  s.lastGood["api@prod"] = "v0";
+  return s;
+}
+
+} // namespace
+
+TEST(Store, NewStoreIsMigratedToTheCurrentSchemaInWalMode) {
+  TempStore t;
+  auto store = t.open();
+  ASSERT_TRUE(store);
+  auto state = store->loadState();
+  ASSERT_TRUE(bool(state));
+  EXPECT_TRUE(state->runs.empty());
+  store.reset();
+  EXPECT_EQ(t.pragma("PRAGMA user_version"), kStoreSchemaVersion);
+  sqlite3 *db;
+  sqlite3_open(t.path.c_str(), &db);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char *>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST(Store, RefusesAStateFileFromANewerDeployd) {
+  TempStore t;
+  t.open().reset();
+  sqlite3 *db;
+  sqlite3_open(t.path.c_str(), &db);
+  sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  auto s = openSqliteStore(t.path);
+  ASSERT_FALSE(bool(s));
+  EXPECT_NE(llvm::toString(s.takeError()).find("schema version 99, newer than this deployd"), std::string::npos);
+}
+
+TEST(Store, StepCommitRoundTripsStateJournalAndIntents) {
+  TempStore t;
+  {
+    auto store = t.open();
+    std::vector<Transition> journal = {{"api@dev", "r1", "gated", "applying", "gates passed"}};
+    std::vector<Action> actions = {{Action::Kind::Apply, "api@dev", "r1", "v1", ""}};
+    ASSERT_FALSE(bool(store->commitStep(sampleState(), journal, actions, 7000)));
+  }
+  // A new process (daemon restart) sees exactly what was committed.
+  auto store = t.open();
+  auto state = store->loadState();
+  ASSERT_TRUE(bool(state));
+  EXPECT_EQ(stateToJson(*state), stateToJson(sampleState()));
+  auto pending = store->pendingIntents();
+  ASSERT_TRUE(bool(pending));
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].key(), "apply|api@dev|r1|v1|");
+  auto history = store->history("api@dev");
+  ASSERT_TRUE(bool(history));
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ((*history)[0].transition.to, "applying");
+  EXPECT_EQ((*history)[0].atMs, 7000);
+}
+
+TEST(Store, IntentsAreExactlyOnce) {
+  TempStore t;
+  auto store = t.open();
+  Action apply{Action::Kind::Apply, "api@dev", "r1", "v1", ""};
+  ASSERT_FALSE(bool(store->commitStep(sampleState(), {}, {apply}, 1)));
+  ASSERT_FALSE(bool(store->commitStep(sampleState(), {}, {apply}, 2))); // same key: one intent
+  EXPECT_EQ(store->pendingIntents()->size(), 1u);
+  ASSERT_FALSE(bool(store->markDone(apply.key(), 3)));
+  EXPECT_TRUE(store->pendingIntents()->empty());
+  ASSERT_FALSE(bool(store->commitStep(sampleState(), {}, {apply}, 4))); // already done: not again
+  EXPECT_TRUE(store->pendingIntents()->empty());
+}
+
+TEST(Store, ReleasesApprovalsAndResourcesBecomeObservations) {
+  TempStore t;
+  auto store = t.open();
+  ASSERT_FALSE(bool(store->addRelease({"r1", "api", "v1", "@ci", 10})));
+  ASSERT_FALSE(bool(store->recordApproval("api@prod", "r1", "@ann", 11)));
+  ASSERT_FALSE(bool(store->recordApproval("api@prod", "r1", "@ann", 12))); // idempotent
+  ASSERT_FALSE(bool(store->setResource("db", false, 13)));
+  ASSERT_FALSE(bool(store->setResource("db", true, 14)));
+  Observations obs;
+  ASSERT_FALSE(bool(store->loadSignals(obs)));
+  EXPECT_EQ(obs.approvals["api@prod|r1"], (std::set<std::string>{"@ann"}));
+  EXPECT_TRUE(obs.resources["db"]);
+  EXPECT_EQ(store->loadState()->releases.size(), 1u);
+}
+
+TEST(Store, CorruptStateIsAnErrorNotACrash) {
+  TempStore t;
+  t.open().reset();
+  sqlite3 *db;
+  sqlite3_open(t.path.c_str(), &db);
+  sqlite3_exec(db, "INSERT INTO state (id, json, updated_at_ms) VALUES (1, '{\"runs\": {\"x\": {\"phase\": \"exploded\"}}}', 0)",
+               nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  auto store = t.open();
+  auto state = store->loadState();
+  ASSERT_FALSE(bool(state));
+  EXPECT_EQ(llvm::toString(state.takeError()), "corrupt engine state: unknown phase `exploded`");
+}
