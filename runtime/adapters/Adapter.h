@@ -1,0 +1,35 @@
+// Runtime adapters: turn "unit U should run version V" into operations on a
+// real runtime. Every operation is idempotent and keyed by unit and version,
+// so re-executing a journalled intent after a crash is harmless.
+#pragma once
+
+#include "runtime/engine/Engine.h"
+#include "runtime/plan/Plan.h"
+
+#include <llvm/Support/Error.h>
+
+#include <memory>
+#include <string>
+
+namespace dpl::runtime {
+
+class Adapter {
+public:
+  virtual ~Adapter() = default;
+  /// What runs now. An unreadable runtime gives `reachable = false`.
+  virtual UnitObservation observe(const PlanUnit &unit) = 0;
+  /// Makes `version` the running version (no-op when it already is).
+  virtual llvm::Error apply(const PlanUnit &unit, const std::string &version) = 0;
+  /// Returns to `version` ("" = run nothing), skipping progressive steps.
+  virtual llvm::Error rollback(const PlanUnit &unit, const std::string &version) = 0;
+};
+
+/// `static` runtime: each version in `<root>/versions/<version>`, served
+/// through the symbolic link `<root>/current`, switched atomically (rename of
+/// a new link over the old one); `keep` old versions are retained.
+std::unique_ptr<Adapter> makeStaticAdapter();
+
+/// `${version}` (and `$$` → `$`) substituted in a plan string.
+std::string substituteVersion(const std::string &text, const std::string &version);
+
+} // namespace dpl::runtime
