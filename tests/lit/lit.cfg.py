@@ -5,7 +5,7 @@ import lit.formats
 config.name = "deployc"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".dpl", ".test"]
-config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py.in"]
+config.excludes = ["Inputs", "demo-service.test.py", "lit.cfg.py", "lit.site.cfg.py.in"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.deployc_obj_root, "tests", "lit")
 
