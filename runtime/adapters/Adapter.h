@@ -29,6 +29,11 @@ public:
 /// a new link over the old one); `keep` old versions are retained.
 std::unique_ptr<Adapter> makeStaticAdapter();
 
+/// `process` runtime: `replicas` detached local processes per unit under
+/// `<workdir>/<service>`, ports `base_port + 20·service + 10·slot + replica`,
+/// HTTP health, new version healthy before the old one stops.
+std::unique_ptr<Adapter> makeProcessAdapter(const Plan &plan);
+
 /// `${version}` (and `$$` → `$`) substituted in a plan string.
 std::string substituteVersion(const std::string &text, const std::string &version);
 

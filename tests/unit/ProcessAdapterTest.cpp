@@ -1,0 +1,127 @@
+// The process adapter with real processes (the example demo service) on
+// loopback ports: blue/green switch, failed versions never replacing a
+// healthy one, drift, re-adoption by a new adapter, stopping everything.
+#include "runtime/adapters/Adapter.h"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace dpl::runtime;
+
+namespace {
+
+struct Fixture {
+  fs::path dir;
+  Plan plan;
+  PlanUnit unit;
+  Fixture() {
+    dir = fs::temp_directory_path() / ("process-adapter-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    plan.services.push_back({"api", "team", "api.dpl", {}});
+    int base = 42000 + (::getpid() % 400) * 40; // away from other test runs
+    unit.id = "api@dev";
+    unit.service = "api";
+    unit.environment = "dev";
+    unit.runtime = llvm::json::Object{{"kind", "process"}, {"workdir", (dir / "dev").string()}, {"base_port", base}};
+    std::string server = std::string(DEPLOYC_SOURCE_DIR) + "/examples/demo-service/server.py";
+    unit.config["artifact"] = llvm::json::Object{
+        {"kind", "exec"},
+        {"argv", llvm::json::Array{"python3", server, "--port", "${port}", "--version", "${version}"}}};
+    unit.config["replicas"] = 2;
+    unit.config["health"] = llvm::json::Object{{"kind", "http"}, {"path", "/healthz"}, {"timeout", 1}};
+    unit.config["apply_timeout"] = 4;
+  }
+  ~Fixture() {
+    auto adapter = makeProcessAdapter(plan);
+    llvm::consumeError(adapter->rollback(unit, "")); // stop everything
+    fs::remove_all(dir);
+  }
+};
+
+std::vector<int> pidsOf(const fs::path &stateFile, const std::string &version) {
+  std::ifstream in(stateFile);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto v = llvm::json::parse(text);
+  std::vector<int> out;
+  if (!v)
+    return llvm::consumeError(v.takeError()), out;
+  for (auto &inst : *v->getAsObject()->getArray("instances"))
+    if (inst.getAsObject()->getString("version").getValueOr("") == version)
+      for (auto &r : *inst.getAsObject()->getArray("replicas"))
+        out.push_back(int(*r.getAsObject()->getInteger("pid")));
+  return out;
+}
+
+/// Running and not a zombie (killed children of an init that does not reap
+/// remain in the process table).
+bool running(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  size_t close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+} // namespace
+
+TEST(ProcessAdapter, RollsOutBlueGreenAndKeepsAHealthyVersionOnFailure) {
+  Fixture f;
+  auto adapter = makeProcessAdapter(f.plan);
+  EXPECT_EQ(adapter->observe(f.unit).version, "");
+
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v1")));
+  UnitObservation o = adapter->observe(f.unit);
+  EXPECT_EQ(o.version, "v1");
+  EXPECT_EQ(o.health, Health::Healthy);
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v1"))); // idempotent
+  std::vector<int> v1 = pidsOf(f.dir / "dev" / "api" / "state.json", "v1");
+  ASSERT_EQ(v1.size(), 2u);
+
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v2")));
+  EXPECT_EQ(adapter->observe(f.unit).version, "v2");
+  for (int pid : v1)
+    EXPECT_FALSE(running(pid)) << "the old version stops once the new one is healthy";
+
+  // A version that never becomes healthy does not replace v2.
+  llvm::Error bad = adapter->apply(f.unit, "v3-bad");
+  ASSERT_TRUE(bool(bad));
+  EXPECT_NE(llvm::toString(std::move(bad)).find("did not become healthy"), std::string::npos);
+  o = adapter->observe(f.unit);
+  EXPECT_EQ(o.version, "v2");
+  EXPECT_EQ(o.health, Health::Healthy);
+}
+
+TEST(ProcessAdapter, DriftIsSeenRepairedAndProcessesAreReadopted) {
+  Fixture f;
+  {
+    auto adapter = makeProcessAdapter(f.plan);
+    ASSERT_FALSE(bool(adapter->apply(f.unit, "v1")));
+  }
+  // deployd "restarts": a new adapter adopts the running processes.
+  auto adapter = makeProcessAdapter(f.plan);
+  EXPECT_EQ(adapter->observe(f.unit).health, Health::Healthy);
+  std::vector<int> pids = pidsOf(f.dir / "dev" / "api" / "state.json", "v1");
+  ASSERT_EQ(pids.size(), 2u);
+  ::kill(pids[0], SIGKILL); // a replica dies
+  for (int i = 0; i < 50 && running(pids[0]); ++i)
+    usleep(100000);
+  EXPECT_EQ(adapter->observe(f.unit).health, Health::Unhealthy);
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v1"))); // repair: restart only the dead one
+  EXPECT_EQ(adapter->observe(f.unit).health, Health::Healthy);
+  std::vector<int> after = pidsOf(f.dir / "dev" / "api" / "state.json", "v1");
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_NE(after[0], pids[0]);
+  EXPECT_EQ(after[1], pids[1]);
+}
+
+TEST(ProcessAdapter, UnreachableWorkdirIsUnknown) {
+  Fixture f;
+  std::ofstream(f.dir / "dev") << "a file where the workdir should be";
+  auto adapter = makeProcessAdapter(f.plan);
+  EXPECT_FALSE(adapter->observe(f.unit).reachable);
+}
