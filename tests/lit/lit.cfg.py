@@ -15,6 +15,7 @@ config.environment["PATH"] = os.pathsep.join(
 config.environment["TERM"] = "dumb"
 
 config.substitutions.append(("%deployc", os.path.join(config.deployc_bin_dir, "deployc")))
+config.substitutions.append(("%deployd", os.path.join(config.deployc_bin_dir, "deployd")))
 config.substitutions.append(("%stdlib", os.path.join(config.deployc_src_root, "stdlib")))
 config.substitutions.append(("%examples", os.path.join(config.deployc_src_root, "examples")))
 config.substitutions.append(("%srcroot", config.deployc_src_root))

@@ -1,0 +1,185 @@
+// The reconcile loop.
+#include "runtime/daemon/Daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace dpl::runtime {
+
+Daemon::Daemon(const Plan &plan, Store &store, std::function<void(const std::string &)> log)
+    : plan_(plan), store_(store), log_(std::move(log)), process_(makeProcessAdapter(plan)),
+      static_(makeStaticAdapter()) {}
+
+Adapter *Daemon::adapterFor(const PlanUnit &unit) {
+  const llvm::json::Object *rt = unit.runtime.getAsObject();
+  std::string kind = rt ? rt->getString("kind").getValueOr("").str() : "";
+  if (kind == "process")
+    return process_.get();
+  if (kind == "static")
+    return static_.get();
+  return nullptr; // kubernetes and plugin adapters are not built yet
+}
+
+/// Runs a `test(command, timeout)` verification: argv (or `sh -c` for a
+/// string command, as written by the policy author), bounded by the timeout.
+bool Daemon::runTest(const PlanUnit &unit, const std::string &stateName, const std::string &version) {
+  const PlanState *s = unit.state(stateName);
+  if (!s)
+    return false;
+  std::vector<std::string> argv;
+  if (auto cmd = s->params.getString("command"))
+    argv = {"/bin/sh", "-c", cmd->str()};
+  else if (const llvm::json::Array *list = s->params.getArray("command"))
+    for (auto &a : *list)
+      argv.push_back(substituteVersion(a.getAsString().getValueOr("").str(), version));
+  if (argv.empty())
+    return false;
+  double timeout = s->params.getNumber("timeout").getValueOr(300);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    std::vector<char *> args;
+    for (auto &a : argv)
+      args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  if (pid < 0)
+    return false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(timeout * 1000));
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void Daemon::execute(const Action &a, int64_t nowMs) {
+  const PlanUnit *unit = plan_.unit(a.unit);
+  if (!unit)
+    return;
+  Adapter *adapter = adapterFor(*unit);
+  switch (a.kind) {
+  case Action::Kind::Apply:
+  case Action::Kind::Rollback: {
+    if (!adapter) {
+      log_(a.unit + ": no adapter for this runtime kind");
+      break;
+    }
+    llvm::Error e = a.kind == Action::Kind::Apply ? adapter->apply(*unit, a.version)
+                                                   : adapter->rollback(*unit, a.version);
+    if (e) {
+      log_(a.unit + ": " + (a.kind == Action::Kind::Apply ? "apply" : "rollback") + " failed: " +
+           llvm::toString(std::move(e)));
+      if (a.kind == Action::Kind::Apply)
+        applyFailed_[a.unit] = true;
+      break;
+    }
+    if (a.kind == Action::Kind::Apply)
+      applyFailed_.erase(a.unit);
+    log_(a.unit + ": " + (a.kind == Action::Kind::Apply ? "applied " : "rolled back to ") +
+         (a.version.empty() ? "nothing" : a.version));
+    break;
+  }
+  case Action::Kind::Notify:
+    log_("notify: " + a.unit + " " + a.detail + " (release " + a.release + ")");
+    break;
+  case Action::Kind::RunTest: {
+    bool ok = runTest(*unit, a.detail, a.version);
+    tests_[a.unit + "|" + a.release + "|" + a.detail] = ok;
+    log_(a.unit + ": test " + a.detail + (ok ? " passed" : " failed"));
+    break;
+  }
+  }
+  if (llvm::Error e = store_.markDone(a.key(), nowMs))
+    log_("store: " + llvm::toString(std::move(e)));
+}
+
+llvm::Error Daemon::replayPending(int64_t nowMs) {
+  auto pending = store_.pendingIntents();
+  if (!pending)
+    return pending.takeError();
+  for (const Action &a : *pending) {
+    log_("re-executing journalled intent " + a.key());
+    execute(a, nowMs);
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<TickReport> Daemon::tick(int64_t nowMs) {
+  auto state = store_.loadState();
+  if (!state)
+    return state.takeError();
+  Observations obs;
+  if (llvm::Error e = store_.loadSignals(obs))
+    return e;
+  for (const PlanUnit &u : plan_.units) {
+    Adapter *adapter = adapterFor(u);
+    UnitObservation o;
+    if (adapter)
+      o = adapter->observe(u);
+    else
+      o.reachable = false;
+    o.applyFailed = applyFailed_.count(u.id) != 0;
+    obs.units[u.id] = o;
+  }
+  obs.tests = tests_;
+  StepResult r = step(plan_, *state, obs, nowMs);
+  // Convergence: a settled unit whose runtime drifted from its desired
+  // version (the release it succeeded with, or the version a rollback
+  // restored) is re-applied when `self_heal` is on (the default); the repair
+  // is journalled. A disconnected runtime is left alone until it answers.
+  for (const PlanUnit &u : plan_.units) {
+    auto it = r.state.runs.find(u.id);
+    if (it == r.state.runs.end())
+      continue;
+    const UnitRun &run = it->second;
+    // Until a new release starts here, the unit keeps its last good version.
+    auto good = r.state.lastGood.find(u.id);
+    std::string lastGood = good == r.state.lastGood.end() ? "" : good->second;
+    std::string desired = run.phase == RunPhase::Succeeded    ? run.version
+                          : run.phase == RunPhase::RolledBack ? run.previousVersion
+                          : (run.phase == RunPhase::Waiting || run.phase == RunPhase::Gated) ? lastGood
+                                                              : "";
+    if (desired.empty())
+      continue;
+    const UnitObservation &o = obs.units[u.id];
+    bool selfHeal = u.config.getBoolean("self_heal").getValueOr(true);
+    bool drifted = o.reachable && (o.version != desired || o.health == Health::Unhealthy);
+    if (selfHeal && drifted) {
+      r.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),
+                           "drift repaired: found " + (o.version.empty() ? "nothing" : o.version) +
+                               (o.health == Health::Unhealthy ? " (unhealthy)" : "") + ", re-applying " + desired});
+      r.actions.push_back({Action::Kind::Apply, u.id, run.release, desired, "drift-" + std::to_string(nowMs)});
+    }
+  }
+  // Write-ahead: the decision and its intents are durable before anything runs.
+  if (llvm::Error e = store_.commitStep(r.state, r.journal, r.actions, nowMs))
+    return e;
+  for (const Transition &t : r.journal)
+    log_(t.unit + ": " + t.from + " → " + t.to + " (" + t.why + ")");
+  for (const Action &a : r.actions)
+    execute(a, nowMs);
+  TickReport report;
+  report.actions = r.actions.size();
+  report.transitions = r.journal.size();
+  for (auto &[unit, run] : r.state.runs)
+    report.busy |= run.phase == RunPhase::Applying || run.phase == RunPhase::Verifying ||
+                   run.phase == RunPhase::RollingBack;
+  return report;
+}
+
+} // namespace dpl::runtime

@@ -1,0 +1,45 @@
+// The imperative shell around the engine: each tick observes every unit
+// through its adapter, calls step(), journals the decision and its action
+// intents in one transaction, executes the intents and marks them done.
+// Level-triggered: a missed tick or a crash between journal and execution
+// loses nothing (pending intents are re-executed on start).
+#pragma once
+
+#include "runtime/adapters/Adapter.h"
+#include "runtime/store/Store.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+
+namespace dpl::runtime {
+
+struct TickReport {
+  size_t actions = 0;
+  size_t transitions = 0;
+  bool busy = false; ///< some unit is applying, verifying or rolling back
+};
+
+class Daemon {
+public:
+  Daemon(const Plan &plan, Store &store, std::function<void(const std::string &)> log);
+
+  /// Re-executes intents journalled but not marked done (after a crash).
+  llvm::Error replayPending(int64_t nowMs);
+  /// One reconcile tick at `nowMs`.
+  llvm::Expected<TickReport> tick(int64_t nowMs);
+
+private:
+  Adapter *adapterFor(const PlanUnit &unit);
+  void execute(const Action &a, int64_t nowMs);
+  bool runTest(const PlanUnit &unit, const std::string &stateName, const std::string &version);
+
+  const Plan &plan_;
+  Store &store_;
+  std::function<void(const std::string &)> log_;
+  std::unique_ptr<Adapter> process_, static_;
+  std::map<std::string, bool> applyFailed_; ///< unit → the last apply failed
+  std::map<std::string, bool> tests_;       ///< "unit|release|state" → passed
+};
+
+} // namespace dpl::runtime
