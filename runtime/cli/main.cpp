@@ -187,6 +187,34 @@ int resource(const std::string &statePath, const std::string &name, const std::s
   return ExitOk;
 }
 
+/// `rollback SERVICE@ENV` / `resume SERVICE@ENV`: recorded in the store and
+/// carried out (and journalled) by the running engine at its next tick.
+int pin(const std::string &statePath, const std::string &unit, const std::string &who, bool rollback) {
+  if (unit.find('@') == std::string::npos)
+    return fail("expected a unit as SERVICE@ENV, found `" + unit + "`", ExitUsage);
+  auto store = openStore(statePath);
+  if (!store)
+    return ExitUsage;
+  bool wasPinned = false;
+  llvm::Error e = store->mutateState(
+      [&](EngineState &s) {
+        wasPinned = s.pinned.count(unit) != 0;
+        if (rollback)
+          s.rollbackRequests[unit] = who;
+        else
+          s.pinned.erase(unit);
+      },
+      nowMs());
+  if (e)
+    return fail(llvm::toString(std::move(e)));
+  if (rollback)
+    llvm::outs() << "rollback of " << unit << " requested by " << who
+                 << "; the engine restores the last known good version at its next tick and pins the unit\n";
+  else
+    llvm::outs() << (wasPinned ? "resumed " : "not pinned: ") << unit << "\n";
+  return ExitOk;
+}
+
 int status(const std::string &statePath) {
   auto store = openStore(statePath);
   if (!store)
@@ -200,8 +228,12 @@ int status(const std::string &statePath) {
                  << " " << llvm::left_justify(d, 16) << " " << llvm::left_justify(e, 21) << " " << f << "\n";
   };
   row("UNIT", "RELEASE", "VERSION", "STATE", "SINCE", "WAITING ON");
-  for (auto &[unit, run] : state->runs)
-    row(unit, run.release, run.version, phaseName(run.phase), stamp(run.enteredAtMs), run.waitingOn);
+  for (auto &[unit, run] : state->runs) {
+    std::string waiting = run.waitingOn;
+    if (auto p = state->pinned.find(unit); p != state->pinned.end())
+      waiting = "pinned by " + p->second + " (deployd resume " + unit + ")";
+    row(unit, run.release, run.version, phaseName(run.phase), stamp(run.enteredAtMs), waiting);
+  }
   return ExitOk;
 }
 
@@ -254,6 +286,15 @@ int main(int argc, char **argv) {
   res->add_option("STATE", resValue)->required();
   res->add_option("--state", state, "State file (SQLite)");
 
+  std::string pinUnit, pinBy = by;
+  CLI::App *rb = app.add_subcommand("rollback", "Return SERVICE@ENV to its last known good version now, and pin it");
+  rb->add_option("UNIT", pinUnit)->required();
+  rb->add_option("--as", pinBy, "Who rolls back");
+  rb->add_option("--state", state, "State file (SQLite)");
+  CLI::App *resume = app.add_subcommand("resume", "Let queued releases deploy to SERVICE@ENV again");
+  resume->add_option("UNIT", pinUnit)->required();
+  resume->add_option("--state", state, "State file (SQLite)");
+
   CLI::App *stat = app.add_subcommand("status", "Show every unit's release, state and what it waits on");
   stat->add_option("--state", state, "State file (SQLite)");
 
@@ -278,6 +319,10 @@ int main(int argc, char **argv) {
     return approve(state, approvePlan, unitId, who);
   if (res->parsed())
     return resource(state, resName, resValue);
+  if (rb->parsed())
+    return pin(state, pinUnit, pinBy, true);
+  if (resume->parsed())
+    return pin(state, pinUnit, pinBy, false);
   if (stat->parsed())
     return status(state);
   if (hist->parsed())

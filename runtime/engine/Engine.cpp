@@ -156,8 +156,42 @@ private:
     }
   }
 
+  /// A person's fast return to the last known good version: skips the
+  /// progressive steps but is journalled like every other transition, and
+  /// pins the unit until `resume`.
+  void manualRollback(const PlanUnit &u) {
+    auto req = out_.state.rollbackRequests.find(u.id);
+    if (req == out_.state.rollbackRequests.end())
+      return;
+    std::string who = req->second;
+    out_.state.rollbackRequests.erase(req);
+    auto it = out_.state.runs.find(u.id);
+    std::string target;
+    if (it != out_.state.runs.end())
+      target = it->second.phase == RunPhase::Succeeded || it->second.phase == RunPhase::Applying ||
+                       it->second.phase == RunPhase::Verifying || it->second.phase == RunPhase::Halted
+                   ? it->second.previousVersion
+                   : out_.state.lastGood[u.id];
+    else
+      target = out_.state.lastGood[u.id];
+    UnitRun &run = out_.state.runs[u.id];
+    if (run.release.empty())
+      run.release = "-";
+    run.previousVersion = target;
+    enter(run, u.states.size()); // off the state machine: settled by hand
+    out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(RunPhase::RolledBack),
+                            "manual rollback by " + who + " to " + (target.empty() ? "nothing" : target) +
+                                "; pinned until resumed"});
+    run.phase = RunPhase::RolledBack;
+    out_.state.lastGood[u.id] = target;
+    out_.state.pinned[u.id] = who;
+    out_.actions.push_back({Action::Kind::Rollback, u.id, run.release, target, "manual"});
+  }
+
   void advance(const PlanUnit &u) {
-    schedule(u);
+    manualRollback(u);
+    if (!out_.state.pinned.count(u.id))
+      schedule(u);
     auto it = out_.state.runs.find(u.id);
     if (it == out_.state.runs.end())
       return;

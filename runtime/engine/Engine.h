@@ -59,6 +59,12 @@ struct EngineState {
   std::vector<Release> releases;
   std::map<std::string, UnitRun> runs;        ///< by unit id
   std::map<std::string, std::string> lastGood; ///< unit id → version that last succeeded
+  /// Units a person rolled back by hand: no queued release re-deploys over
+  /// them until they are resumed. unit id → who.
+  std::map<std::string, std::string> pinned;
+  /// Manual rollbacks requested (`deployd rollback`), executed at the next
+  /// step. unit id → who.
+  std::map<std::string, std::string> rollbackRequests;
 };
 
 struct Action {

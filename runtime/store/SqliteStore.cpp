@@ -32,10 +32,17 @@ llvm::json::Value stateToJson(const EngineState &s) {
                         {"notified", r.notified},
                         {"test_started", r.testStarted},
                         {"waiting_on", r.waitingOn}};
-  Object good;
-  for (auto &[unit, v] : s.lastGood)
-    good[unit] = v;
-  return Object{{"releases", std::move(releases)}, {"runs", std::move(runs)}, {"last_good", std::move(good)}};
+  auto toObject = [](const std::map<std::string, std::string> &m) {
+    Object o;
+    for (auto &[k, v] : m)
+      o[k] = v;
+    return o;
+  };
+  return Object{{"releases", std::move(releases)},
+                {"runs", std::move(runs)},
+                {"last_good", toObject(s.lastGood)},
+                {"pinned", toObject(s.pinned)},
+                {"rollback_requests", toObject(s.rollbackRequests)}};
 }
 
 llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
@@ -85,9 +92,14 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
       r.waitingOn = ro->getString("waiting_on").getValueOr("").str();
       s.runs[unit.str()] = r;
     }
-  if (const Object *good = o->getObject("last_good"))
-    for (auto &[unit, gv] : *good)
-      s.lastGood[unit.str()] = gv.getAsString().getValueOr("").str();
+  auto fromObject = [&](const char *key, std::map<std::string, std::string> &into) {
+    if (const Object *m = o->getObject(key))
+      for (auto &[k, v] : *m)
+        into[k.str()] = v.getAsString().getValueOr("").str();
+  };
+  fromObject("last_good", s.lastGood);
+  fromObject("pinned", s.pinned);
+  fromObject("rollback_requests", s.rollbackRequests);
   return s;
 }
 
@@ -206,7 +218,12 @@ public:
   }
 
   llvm::Error addRelease(const Release &r) override {
-    // Releases live in the state: read-modify-write in one transaction.
+    return mutateState([&](EngineState &s) { s.releases.push_back(r); }, r.createdAtMs);
+  }
+
+  llvm::Error mutateState(const std::function<void(EngineState &)> &change, int64_t now) override {
+    // Read-modify-write in one immediate transaction: the daemon's commits
+    // and CLI commands never interleave inside it.
     if (auto e = exec("BEGIN IMMEDIATE;"))
       return e;
     auto state = loadState();
@@ -214,10 +231,10 @@ public:
       llvm::consumeError(exec("ROLLBACK;"));
       return state.takeError();
     }
-    state->releases.push_back(r);
+    change(*state);
     if (auto e = run("INSERT INTO state (id, json, updated_at_ms) VALUES (1, ?1, ?2) "
                      "ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at_ms = excluded.updated_at_ms",
-                     {canonicalJson(stateToJson(*state)), std::to_string(r.createdAtMs)})) {
+                     {canonicalJson(stateToJson(*state)), std::to_string(now)})) {
       llvm::consumeError(exec("ROLLBACK;"));
       return e;
     }

@@ -9,6 +9,7 @@
 
 #include <llvm/Support/Error.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ public:
   virtual llvm::Error markDone(const std::string &key, int64_t nowMs) = 0;
 
   virtual llvm::Error addRelease(const Release &release) = 0;
+  /// Applies `change` to the stored engine state in one transaction (for
+  /// CLI commands such as `rollback` and `resume`).
+  virtual llvm::Error mutateState(const std::function<void(EngineState &)> &change, int64_t nowMs) = 0;
   virtual llvm::Error recordApproval(const std::string &unit, const std::string &release,
                                      const std::string &person, int64_t nowMs) = 0;
   virtual llvm::Error setResource(const std::string &name, bool ready, int64_t nowMs) = 0;

@@ -300,3 +300,33 @@ TEST(Engine, WindowAcrossMidnightBelongsToTheDayItOpens) {
   EXPECT_FALSE(windowOpenAt(fridayNight, "2026-01-10T07:00:00Z"));
   EXPECT_FALSE(windowOpenAt(fridayNight, "2026-01-11T04:00:00Z"));
 }
+
+TEST(Engine, ManualRollbackPinsTheUnitUntilResumed) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  sim.release("api", "v2");
+  sim.run(40);
+  ASSERT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  ASSERT_EQ(sim.obs.units["api@prod"].version, "v2");
+  sim.state.rollbackRequests["api@prod"] = "@ann";
+  sim.tick();
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::RolledBack);
+  EXPECT_EQ(sim.obs.units["api@prod"].version, "v1"); // the last known good version
+  EXPECT_EQ(sim.state.pinned.at("api@prod"), "@ann");
+  bool journalled = false;
+  for (auto &t : sim.journal)
+    journalled |= t.unit == "api@prod" && t.why == "manual rollback by @ann to v1; pinned until resumed";
+  EXPECT_TRUE(journalled);
+  // A queued release does not re-deploy over the pinned unit…
+  sim.release("api", "v3");
+  sim.run(40);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.state.runs.at("api@dev").version, "v3");
+  EXPECT_EQ(sim.obs.units["api@prod"].version, "v1");
+  // …until someone resumes it.
+  sim.state.pinned.erase("api@prod");
+  sim.run(40);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.obs.units["api@prod"].version, "v3");
+}

@@ -63,6 +63,10 @@ try:
     time.sleep(0.5)
     print([l.split("  ", 1)[1] for l in run_until_idle().splitlines() if "drift" in l][0])
     print("prod healthy again:", all(http_get(r["port"], "/healthz") == "ok" for r in replicas("prod")))
+    step("manual rollback", deployd, "rollback", "api@prod", "--as", "@ann", "--state", state)
+    print([l.split("  ", 1)[1] for l in run_until_idle().splitlines() if "manual" in l][0])
+    step("status while pinned", deployd, "status", "--state", state)
+    step("resume", deployd, "resume", "api@prod", "--state", state)
     print("== lock")
     first = subprocess.Popen([deployd, "run", "--plan", plan, "--state", state, "--tick", "200ms"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
