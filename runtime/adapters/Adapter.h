@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace dpl::runtime {
 
@@ -33,6 +34,10 @@ std::unique_ptr<Adapter> makeStaticAdapter();
 /// `<workdir>/<service>`, ports `base_port + 20·service + 10·slot + replica`,
 /// HTTP health, new version healthy before the old one stops.
 std::unique_ptr<Adapter> makeProcessAdapter(const Plan &plan);
+
+/// In a forked child: replaces the process with `argv` (no shell, PATH
+/// lookup), or exits with 127 when it cannot be executed.
+[[noreturn]] void execArgvOrExit(const std::vector<std::string> &argv);
 
 /// `${version}` (and `$$` → `$`) substituted in a plan string.
 std::string substituteVersion(const std::string &text, const std::string &version);

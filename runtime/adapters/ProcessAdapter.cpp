@@ -29,6 +29,15 @@ namespace fs = std::filesystem;
 
 namespace dpl::runtime {
 
+void execArgvOrExit(const std::vector<std::string> &argv) {
+  std::vector<char *> args;
+  for (auto &a : argv)
+    args.push_back(const_cast<char *>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  _exit(127);
+}
+
 namespace {
 
 /// A replica as recorded in the unit's state file.
@@ -116,12 +125,7 @@ int spawnDetached(const std::vector<std::string> &argv, const fs::path &log) {
         dup2(out, 1);
         dup2(out, 2);
       }
-      std::vector<char *> args;
-      for (auto &a : argv)
-        args.push_back(const_cast<char *>(a.c_str()));
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
+      execArgvOrExit(argv);
     }
     int pid = grandchild;
     (void)!write(pipefd[1], &pid, sizeof pid);

@@ -45,12 +45,7 @@ bool Daemon::runTest(const PlanUnit &unit, const std::string &stateName, const s
     setpgid(0, 0);
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
-    std::vector<char *> args;
-    for (auto &a : argv)
-      args.push_back(const_cast<char *>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
+    execArgvOrExit(argv);
   }
   if (pid < 0)
     return false;
