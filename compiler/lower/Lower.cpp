@@ -137,38 +137,15 @@ Array stateMachine(const Unit &u) {
 } // namespace
 
 llvm::json::Value lowerPlan(const Model &model, const MergeResult &merged) {
-  std::map<std::string, const EnvironmentInfo *> envs;
-  for (auto &e : model.environments)
-    envs[e.decl->name.text] = &e;
   Array environments;
   std::map<std::string, Value> envRuntime;
-  const Stdlib &std = *model.stdlib;
-  Evaluator eval(std);
-  for (auto &[name, e] : envs) {
+  for (auto &[name, self] : merged.environments) {
     Object env{{"name", name}};
-    // Environment fields with stdlib defaults, `${env.*}` resolved.
-    Value self;
-    self.kind = Value::Kind::Record;
-    self.fields.push_back({"name", Value::string(name)});
-    const RecordSig *schema = std.schema("environment");
-    for (int pass = 0; pass < 2; ++pass) {
-      Value next;
-      next.kind = Value::Kind::Record;
-      next.fields.push_back({"name", Value::string(name)});
-      EvalScope scope{&self, nullptr, PredScope::Environment};
-      for (const FieldSig &f : schema->fields) {
-        const ast::Expr *x = f.defaultValue;
-        for (const ast::Stmt *s : e->decl->body)
-          if (auto *fs = llvm::dyn_cast<ast::FieldStmt>(s); fs && fs->name.text == f.name)
-            x = fs->value;
-        next.fields.push_back({f.name, x ? eval.valueOf(x, f.type, pass ? &scope : nullptr) : Value::null()});
-      }
-      self = next;
-    }
     for (auto &[k, v] : self.fields)
       if (k != "name")
         env[k] = toPlanJson(v);
-    envRuntime[name] = *self.field("runtime");
+    if (const Value *rt = self.field("runtime"))
+      envRuntime[name] = *rt;
     environments.push_back(std::move(env));
   }
   Array groups;

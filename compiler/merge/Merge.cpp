@@ -81,6 +81,7 @@ public:
         out.units.push_back(mergeUnit(*s, base, *e));
     }
     checkDependencyCycles(out);
+    out.environments = envValues_;
     return out;
   }
 

@@ -10,6 +10,7 @@
 #include "compiler/merge/Value.h"
 #include "compiler/sema/Model.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,9 @@ struct Unit {
 
 struct MergeResult {
   std::vector<Unit> units; ///< sorted by service, then environment
+  /// Every environment evaluated once: a record with `name` and every
+  /// environment field (stdlib defaults filled in, `${env.*}` resolved).
+  std::map<std::string, Value> environments;
   const Unit *unit(llvm::StringRef service, llvm::StringRef env) const;
 };
 

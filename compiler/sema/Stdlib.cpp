@@ -9,6 +9,7 @@ namespace dpl {
 
 using namespace ast;
 using llvm::dyn_cast;
+using llvm::isa;
 
 namespace {
 
@@ -179,6 +180,20 @@ private:
     return types.error();
   }
 
+  /// `[a, b]` naming parameters of `sig`; anything else is E209.
+  std::vector<std::string> paramNames(const Expr *value, const GuardSig &sig) {
+    std::vector<std::string> out;
+    auto *l = dyn_cast<ListExpr>(value);
+    for (const Expr *e : l ? l->elements : std::vector<Expr *>{}) {
+      auto *n = dyn_cast<NameExpr>(e);
+      if (!n || !sig.param(n->name))
+        diags_.report(DiagId::E209, e->range, sig.name, toString(e));
+      else
+        out.push_back(n->name);
+    }
+    return out;
+  }
+
   void guardSettings(const GuardDecl &g, GuardSig &sig) {
     bool sawPhase = false;
     for (const Stmt *s : g.body) {
@@ -197,24 +212,10 @@ private:
           diags_.report(DiagId::E405, f->value->range, toString(f->value), "guard phase (`gate` or `verify`)");
         }
       } else if (key == "exactly_one_of") {
-        auto *l = dyn_cast<ListExpr>(f->value);
-        for (const Expr *e : l ? l->elements : std::vector<Expr *>{}) {
-          auto *n = dyn_cast<NameExpr>(e);
-          if (!n || !sig.param(n->name))
-            diags_.report(DiagId::E209, e->range, sig.name, toString(e));
-          else
-            sig.exactlyOneOf.push_back(n->name);
-        }
+        sig.exactlyOneOf = paramNames(f->value, sig);
       } else if (key == "merge_key") {
-        auto *l = dyn_cast<ListExpr>(f->value);
-        sig.hasMergeKey = l != nullptr;
-        for (const Expr *e : l ? l->elements : std::vector<Expr *>{}) {
-          auto *n = dyn_cast<NameExpr>(e);
-          if (!n || !sig.param(n->name))
-            diags_.report(DiagId::E209, e->range, sig.name, toString(e));
-          else
-            sig.mergeKey.push_back(n->name);
-        }
+        sig.hasMergeKey = isa<ListExpr>(f->value);
+        sig.mergeKey = paramNames(f->value, sig);
       } else if (key == "stricter") {
         auto *m = dyn_cast<MapExpr>(f->value);
         for (const MapEntry &en : m ? m->entries : std::vector<MapEntry>{}) {
@@ -226,14 +227,7 @@ private:
             sig.stricter[en.key.text] = n->name;
         }
       } else if (key == "ordered") {
-        auto *l = dyn_cast<ListExpr>(f->value);
-        for (const Expr *e : l ? l->elements : std::vector<Expr *>{}) {
-          auto *n = dyn_cast<NameExpr>(e);
-          if (!n || !sig.param(n->name))
-            diags_.report(DiagId::E209, e->range, sig.name, toString(e));
-          else
-            sig.ordered.push_back(n->name);
-        }
+        sig.ordered = paramNames(f->value, sig);
       } else if (key == "min") {
         auto *m = dyn_cast<MapExpr>(f->value);
         for (const MapEntry &en : m ? m->entries : std::vector<MapEntry>{}) {

@@ -123,11 +123,15 @@ int release(const std::string &statePath, const std::string &service, const std:
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
-  auto state = store->loadState();
-  if (!state)
-    return fail(llvm::toString(state.takeError()));
-  Release r{"r" + std::to_string(state->releases.size() + 1), service, version, by, nowMs()};
-  if (llvm::Error e = store->addRelease(r))
+  // The id is allocated inside the transaction: two concurrent `release`
+  // commands never get the same one.
+  Release r{"", service, version, by, nowMs()};
+  if (llvm::Error e = store->mutateState(
+          [&](EngineState &s) {
+            r.id = "r" + std::to_string(s.releases.size() + 1);
+            s.releases.push_back(r);
+          },
+          r.createdAtMs))
     return fail(llvm::toString(std::move(e)));
   llvm::outs() << "release " << r.id << ": " << service << " " << version << " by " << by << "\n";
   return ExitOk;
