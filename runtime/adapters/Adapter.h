@@ -8,6 +8,7 @@
 
 #include <llvm/Support/Error.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ public:
   virtual llvm::Error apply(const PlanUnit &unit, const std::string &version) = 0;
   /// Returns to `version` ("" = run nothing), skipping progressive steps.
   virtual llvm::Error rollback(const PlanUnit &unit, const std::string &version) = 0;
+  /// Values a test command of `version` may use, e.g. {"port": "19020"} for
+  /// `${port}` (the first replica's port). Empty by default.
+  virtual std::map<std::string, std::string> variables(const PlanUnit &, const std::string &) { return {}; }
 };
 
 /// `static` runtime: each version in `<root>/versions/<version>`, served
@@ -32,7 +36,10 @@ std::unique_ptr<Adapter> makeStaticAdapter();
 
 /// `process` runtime: `replicas` detached local processes per unit under
 /// `<workdir>/<service>`, ports `base_port + 20·service + 10·slot + replica`,
-/// HTTP health, new version healthy before the old one stops.
+/// HTTP health, new version healthy before the old one stops. `apply` never
+/// waits: it starts the new version beside the old; `observe` reports it
+/// (health `unknown` until it listens) and completes the switch once it is
+/// healthy.
 std::unique_ptr<Adapter> makeProcessAdapter(const Plan &plan);
 
 /// In a forked child: replaces the process with `argv` (no shell, PATH

@@ -6,6 +6,7 @@
 #include "runtime/adapters/Adapter.h"
 
 #include "common/CanonicalJson.h"
+#include "runtime/failpoint/Failpoint.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -53,6 +55,13 @@ struct Instance {
   std::vector<Replica> replicas;
 };
 
+/// `<workdir>/<service>/state.json`: the version serving traffic, the one
+/// being switched to (if any) and their processes.
+struct UnitFile {
+  std::string current, pending;
+  std::vector<Instance> instances;
+};
+
 /// Start time of `pid` in clock ticks since boot, 0 if it does not exist.
 long long startTicksOf(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -73,16 +82,31 @@ long long startTicksOf(int pid) {
 
 bool alive(const Replica &r) { return r.pid > 0 && startTicksOf(r.pid) == r.startTicks && r.startTicks != 0; }
 
-/// HTTP GET with a timeout; true for a 2xx/3xx answer.
-bool httpHealthy(int port, const std::string &path, int timeoutMs) {
+/// Seconds since the replica's process started.
+double ageOf(const Replica &r) {
+  std::ifstream in("/proc/uptime");
+  double uptime = 0;
+  in >> uptime;
+  return uptime - double(r.startTicks) / double(sysconf(_SC_CLK_TCK));
+}
+
+/// A replica that does not listen yet counts as starting (health unknown)
+/// for this long after its process started; later it is unhealthy.
+constexpr double kStartGraceSeconds = 30;
+
+enum class Probe { Refused, Ok, Failed };
+
+/// HTTP GET with a timeout: Ok for a 2xx/3xx answer, Refused when nothing
+/// listens on the port (yet), Failed for an error status or no answer.
+Probe httpProbe(int port, const std::string &path, int timeoutMs) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
-    return false;
+    return Probe::Failed;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(uint16_t(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = false;
+  Probe result = Probe::Failed;
   int rc = connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
   pollfd p{fd, POLLOUT, 0};
   if ((rc == 0 || errno == EINPROGRESS) && poll(&p, 1, timeoutMs) == 1) {
@@ -90,22 +114,34 @@ bool httpHealthy(int port, const std::string &path, int timeoutMs) {
     socklen_t len = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (err == 0 && send(fd, req.data(), req.size(), MSG_NOSIGNAL) == ssize_t(req.size())) {
+    if (err == ECONNREFUSED) {
+      result = Probe::Refused;
+    } else if (err == 0 && send(fd, req.data(), req.size(), MSG_NOSIGNAL) == ssize_t(req.size())) {
       p.events = POLLIN;
       char buf[64] = {};
       if (poll(&p, 1, timeoutMs) == 1 && recv(fd, buf, sizeof buf - 1, 0) > 12) {
         int code = atoi(buf + 9); // "HTTP/1.x NNN"
-        ok = code >= 200 && code < 400;
+        result = code >= 200 && code < 400 ? Probe::Ok : Probe::Failed;
       }
     }
+  } else if (rc != 0 && errno == ECONNREFUSED) {
+    result = Probe::Refused;
   }
   close(fd);
-  return ok;
+  return result;
+}
+
+/// `<dir>/<version>-<replica>.pid`: written by the replica itself before it
+/// executes the artifact, so a replica started just before deployd died is
+/// found again (adopted) instead of started twice.
+fs::path pidFileOf(const fs::path &dir, const std::string &version, int replica) {
+  return dir / (version + "-" + std::to_string(replica) + ".pid");
 }
 
 /// Starts `argv` detached (own session, reparented to init), stdout and
-/// stderr appended to `log`. Returns the pid, or 0.
-int spawnDetached(const std::vector<std::string> &argv, const fs::path &log) {
+/// stderr appended to `log`; the replica records "pid start-ticks port" in
+/// `pidFile` first. Returns the pid, or 0.
+int spawnDetached(const std::vector<std::string> &argv, const fs::path &log, const fs::path &pidFile, int port) {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0)
     return 0;
@@ -117,6 +153,15 @@ int spawnDetached(const std::vector<std::string> &argv, const fs::path &log) {
     setsid();
     pid_t grandchild = fork();
     if (grandchild == 0) {
+      std::string record = std::to_string(getpid()) + " " + std::to_string(startTicksOf(getpid())) + " " +
+                           std::to_string(port) + "\n";
+      std::string tmp = pidFile.string() + ".tmp";
+      int pf = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (pf >= 0) {
+        (void)!write(pf, record.data(), record.size());
+        close(pf);
+        rename(tmp.c_str(), pidFile.c_str());
+      }
       int in = open("/dev/null", O_RDONLY);
       int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (in >= 0)
@@ -140,6 +185,17 @@ int spawnDetached(const std::vector<std::string> &argv, const fs::path &log) {
   return pid;
 }
 
+/// The replica recorded in a pid file, if it is still that process.
+std::optional<Replica> adopt(const fs::path &pidFile, int port) {
+  std::ifstream in(pidFile);
+  Replica r;
+  int recordedPort = 0;
+  if (!(in >> r.pid >> r.startTicks >> recordedPort) || recordedPort != port || !alive(r))
+    return std::nullopt;
+  r.port = port;
+  return r;
+}
+
 void stopReplica(const Replica &r) {
   if (!alive(r))
     return;
@@ -150,6 +206,13 @@ void stopReplica(const Replica &r) {
     kill(r.pid, SIGKILL);
 }
 
+/// Level-triggered and idempotent: `apply` records the switch it wants in
+/// the unit's state file and starts the new version's replicas next to the
+/// old ones; it never waits. `observe` reports the version being switched to
+/// and, once every replica of it answers healthy, completes the switch by
+/// stopping the old version. A crash at any point leaves a state file from
+/// which the next call carries on, and replicas are adopted through their pid
+/// files, so none is started twice.
 class ProcessAdapter : public Adapter {
 public:
   explicit ProcessAdapter(const Plan &plan) : plan_(plan) {}
@@ -172,18 +235,39 @@ public:
       o.reachable = false;
       return o;
     }
-    auto [current, instances] = *state;
-    const Instance *inst = find(instances, current);
+    if (Instance *next = find(state->instances, state->pending)) {
+      Health h = healthOf(unit, *next, /*starting=*/true);
+      if (h != Health::Healthy) {
+        o.version = state->pending;
+        o.health = h;
+        o.degraded = !allRunning(unit, *next);
+        return o;
+      }
+      // The new version is healthy: now, and only now, the old one stops.
+      if (Instance *old = find(state->instances, state->current))
+        for (auto &r : old->replicas)
+          stopReplica(r);
+      failpoint("process-after-stop-old");
+      std::string version = state->pending;
+      state->current = version;
+      state->pending.clear();
+      dropOthers(*state);
+      if (llvm::Error e = save(dir, *state)) {
+        llvm::consumeError(std::move(e));
+        o.reachable = false;
+        return o;
+      }
+    }
+    const Instance *inst = find(state->instances, state->current);
     if (!inst)
       return o;
-    o.version = current;
-    o.health = healthOf(unit, *inst);
+    o.version = state->current;
+    o.health = healthOf(unit, *inst, /*starting=*/false);
+    o.degraded = !allRunning(unit, *inst);
     return o;
   }
 
-  llvm::Error apply(const PlanUnit &unit, const std::string &version) override {
-    return deploy(unit, version);
-  }
+  llvm::Error apply(const PlanUnit &unit, const std::string &version) override { return deploy(unit, version); }
 
   llvm::Error rollback(const PlanUnit &unit, const std::string &version) override {
     if (!version.empty())
@@ -192,15 +276,21 @@ public:
     auto state = load(dir);
     if (!state)
       return llvm::Error::success();
-    for (auto &inst : state->second)
+    for (auto &inst : state->instances)
       for (auto &r : inst.replicas)
         stopReplica(r);
-    return save(dir, "", {});
+    return save(dir, UnitFile{});
+  }
+
+  std::map<std::string, std::string> variables(const PlanUnit &unit, const std::string &version) override {
+    std::map<std::string, std::string> out;
+    if (auto state = load(unitDir(unit)))
+      if (const Instance *inst = find(state->instances, version); inst && !inst->replicas.empty())
+        out["port"] = std::to_string(inst->replicas.front().port);
+    return out;
   }
 
 private:
-  using UnitFile = std::pair<std::string, std::vector<Instance>>; // current, instances
-
   fs::path unitDir(const PlanUnit &unit) const {
     const llvm::json::Object *rt = unit.runtime.getAsObject();
     std::string workdir = rt ? rt->getString("workdir").getValueOr("").str() : "";
@@ -220,22 +310,78 @@ private:
     return base + 20 * index + 10 * slot + replica;
   }
 
-  Health healthOf(const PlanUnit &unit, const Instance &inst) const {
-    int replicas = int(unit.config.getInteger("replicas").getValueOr(1));
-    if (int(inst.replicas.size()) < replicas)
-      return Health::Unhealthy;
+  static int wanted(const PlanUnit &unit) { return int(unit.config.getInteger("replicas").getValueOr(1)); }
+
+  static bool allRunning(const PlanUnit &unit, const Instance &inst) {
+    return int(inst.replicas.size()) >= wanted(unit) && std::all_of(inst.replicas.begin(), inst.replicas.end(), alive);
+  }
+
+  /// A version being started is `unknown` while a replica is missing or not
+  /// listening yet (a restarted replica of the serving version too, for
+  /// kStartGraceSeconds); a dead replica, an error answer, or a serving
+  /// replica that stopped listening is `unhealthy`.
+  Health healthOf(const PlanUnit &unit, const Instance &inst, bool starting) const {
+    if (int(inst.replicas.size()) < wanted(unit))
+      return starting ? Health::Unknown : Health::Unhealthy;
     const llvm::json::Object *health = unit.config.getObject("health");
+    bool unknown = false;
     for (const Replica &r : inst.replicas) {
       if (!alive(r))
         return Health::Unhealthy;
       if (health && health->getString("kind").getValueOr("") == "http") {
         int port = int(health->getInteger("port").getValueOr(r.port));
         int timeoutMs = int(health->getNumber("timeout").getValueOr(1) * 1000);
-        if (!httpHealthy(port, health->getString("path").getValueOr("/").str(), timeoutMs))
+        Probe p = httpProbe(port, health->getString("path").getValueOr("/").str(), timeoutMs);
+        if (p == Probe::Failed || (p == Probe::Refused && !starting && ageOf(r) > kStartGraceSeconds))
           return Health::Unhealthy;
+        unknown |= p == Probe::Refused;
       }
     }
-    return Health::Healthy;
+    return unknown ? Health::Unknown : Health::Healthy;
+  }
+
+  /// Makes every replica of `inst` run: keeps live ones, adopts one started
+  /// before a crash, starts the rest (failpoint `process-after-spawn`).
+  llvm::Error ensureReplicas(const PlanUnit &unit, const fs::path &dir, UnitFile &state, Instance &inst) {
+    std::vector<std::string> argvTemplate;
+    if (const llvm::json::Object *art = unit.config.getObject("artifact"))
+      if (const llvm::json::Array *argv = art->getArray("argv"))
+        for (auto &a : *argv)
+          argvTemplate.push_back(a.getAsString().getValueOr("").str());
+    if (argvTemplate.empty())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s: a process runtime needs an exec artifact",
+                                     unit.id.c_str());
+    int n = wanted(unit);
+    for (size_t i = n; i < inst.replicas.size(); ++i)
+      stopReplica(inst.replicas[i]); // scaled down
+    inst.replicas.resize(std::min<size_t>(inst.replicas.size(), n));
+    for (int i = 0; i < n; ++i) {
+      int port = portOf(unit, inst.slot, i);
+      if (i < int(inst.replicas.size()) && alive(inst.replicas[i]))
+        continue;
+      Replica r;
+      r.port = port;
+      if (auto adopted = adopt(pidFileOf(dir, inst.version, i), port)) {
+        r = *adopted;
+      } else {
+        std::vector<std::string> argv;
+        for (auto &a : argvTemplate) {
+          std::string s = substituteVersion(a, inst.version);
+          for (size_t p; (p = s.find("${port}")) != std::string::npos;)
+            s.replace(p, 7, std::to_string(port));
+          argv.push_back(s);
+        }
+        r.pid = spawnDetached(argv, dir / (inst.version + "-" + std::to_string(i) + ".log"),
+                              pidFileOf(dir, inst.version, i), port);
+        r.startTicks = r.pid ? startTicksOf(r.pid) : 0;
+        failpoint("process-after-spawn");
+      }
+      if (i < int(inst.replicas.size()))
+        inst.replicas[i] = r;
+      else
+        inst.replicas.push_back(r);
+    }
+    return save(dir, state);
   }
 
   llvm::Error deploy(const PlanUnit &unit, const std::string &version) {
@@ -246,83 +392,46 @@ private:
       return llvm::createStringError(ec, "%s: cannot create %s: %s", unit.id.c_str(), dir.c_str(),
                                      ec.message().c_str());
     UnitFile state = load(dir).value_or(UnitFile{});
-    auto &[current, instances] = state;
-    const Instance *cur = find(instances, current);
-    int replicas = int(unit.config.getInteger("replicas").getValueOr(1));
-    if (current == version && cur && int(cur->replicas.size()) == replicas &&
-        std::all_of(cur->replicas.begin(), cur->replicas.end(), alive) && healthOf(unit, *cur) == Health::Healthy)
-      return llvm::Error::success(); // already running: idempotent
-    // Start the new version on the other slot (or repair the current one).
-    int slot = cur && current != version ? 1 - cur->slot : (cur ? cur->slot : 0);
-    Instance next;
-    next.version = version;
-    next.slot = slot;
-    if (Instance *old = find(instances, version))
-      for (auto &r : old->replicas)
-        if (current != version)
+    if (Instance *cur = find(state.instances, state.current); cur && state.current == version) {
+      // Back to (or repair of) the serving version: abandon any switch.
+      if (Instance *next = find(state.instances, state.pending))
+        for (auto &r : next->replicas)
           stopReplica(r);
-    std::vector<std::string> argvTemplate;
-    if (const llvm::json::Object *art = unit.config.getObject("artifact"))
-      if (const llvm::json::Array *argv = art->getArray("argv"))
-        for (auto &a : *argv)
-          argvTemplate.push_back(a.getAsString().getValueOr("").str());
-    if (argvTemplate.empty())
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s: a process runtime needs an exec artifact",
-                                     unit.id.c_str());
-    for (int i = 0; i < replicas; ++i) {
-      Replica r;
-      r.port = portOf(unit, slot, i);
-      if (current == version && cur && i < int(cur->replicas.size()) && alive(cur->replicas[i])) {
-        next.replicas.push_back(cur->replicas[i]); // keep the healthy ones (drift repair)
-        continue;
-      }
-      std::vector<std::string> argv;
-      for (auto &a : argvTemplate) {
-        std::string s = substituteVersion(a, version);
-        for (size_t p; (p = s.find("${port}")) != std::string::npos;)
-          s.replace(p, 7, std::to_string(r.port));
-        argv.push_back(s);
-      }
-      r.pid = spawnDetached(argv, dir / (version + "-" + std::to_string(i) + ".log"));
-      r.startTicks = r.pid ? startTicksOf(r.pid) : 0;
-      next.replicas.push_back(r);
+      state.pending.clear();
+      dropOthers(state);
+      return ensureReplicas(unit, dir, state, *find(state.instances, state.current));
     }
-    // Record the starting instance first: a crash now loses no process.
-    instances.erase(std::remove_if(instances.begin(), instances.end(),
-                                   [&](const Instance &x) { return x.version == version; }),
-                    instances.end());
-    instances.push_back(next);
-    if (auto e = save(dir, current, instances))
-      return e;
-    // Healthy before the old version stops; bounded by the apply budget.
-    double budget = unit.config.getNumber("apply_timeout").getValueOr(300);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(budget * 1000));
-    while (healthOf(unit, next) != Health::Healthy) {
-      if (std::chrono::steady_clock::now() > deadline ||
-          !std::all_of(next.replicas.begin(), next.replicas.end(), alive)) {
-        for (auto &r : next.replicas)
-          if (current != version)
-            stopReplica(r);
-        return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s: version %s did not become healthy",
-                                       unit.id.c_str(), version.c_str());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    std::string previous = current;
-    if (Instance *old = find(instances, previous); old && previous != version)
-      for (auto &r : old->replicas)
+    if (Instance *next = find(state.instances, state.pending); next && state.pending == version)
+      return ensureReplicas(unit, dir, state, *next); // the switch is under way
+    // A new switch: an abandoned one stops first.
+    if (Instance *next = find(state.instances, state.pending))
+      for (auto &r : next->replicas)
         stopReplica(r);
-    // Keep the previous version's record (not its processes) for rollback.
-    return save(dir, version, instances);
+    const Instance *cur = find(state.instances, state.current);
+    Instance fresh;
+    fresh.version = version;
+    fresh.slot = cur ? 1 - cur->slot : 0;
+    state.pending = version;
+    dropOthers(state);
+    state.instances.push_back(fresh);
+    // The intended switch is on disk before any process starts.
+    if (llvm::Error e = save(dir, state))
+      return e;
+    return ensureReplicas(unit, dir, state, state.instances.back());
+  }
+
+  /// Forgets every instance but the current and pending ones.
+  static void dropOthers(UnitFile &state) {
+    state.instances.erase(std::remove_if(state.instances.begin(), state.instances.end(),
+                                         [&](const Instance &x) {
+                                           return x.version != state.current && x.version != state.pending;
+                                         }),
+                          state.instances.end());
   }
 
   static Instance *find(std::vector<Instance> &instances, const std::string &version) {
-    for (auto &i : instances)
-      if (i.version == version)
-        return &i;
-    return nullptr;
-  }
-  static const Instance *find(const std::vector<Instance> &instances, const std::string &version) {
+    if (version.empty())
+      return nullptr;
     for (auto &i : instances)
       if (i.version == version)
         return &i;
@@ -343,7 +452,8 @@ private:
     if (!o)
       return std::nullopt;
     UnitFile out;
-    out.first = o->getString("current").getValueOr("").str();
+    out.current = o->getString("current").getValueOr("").str();
+    out.pending = o->getString("pending").getValueOr("").str();
     if (const llvm::json::Array *list = o->getArray("instances"))
       for (auto &iv : *list) {
         const llvm::json::Object *io = iv.getAsObject();
@@ -357,21 +467,22 @@ private:
             if (const llvm::json::Object *ro = rv.getAsObject())
               inst.replicas.push_back({int(ro->getInteger("pid").getValueOr(0)), int(ro->getInteger("port").getValueOr(0)),
                                        ro->getInteger("start_ticks").getValueOr(0)});
-        out.second.push_back(inst);
+        out.instances.push_back(inst);
       }
     return out;
   }
 
   /// Atomic write: temporary file, then rename.
-  static llvm::Error save(const fs::path &dir, const std::string &current, const std::vector<Instance> &instances) {
+  static llvm::Error save(const fs::path &dir, const UnitFile &state) {
     llvm::json::Array list;
-    for (auto &i : instances) {
+    for (auto &i : state.instances) {
       llvm::json::Array reps;
       for (auto &r : i.replicas)
         reps.push_back(llvm::json::Object{{"pid", r.pid}, {"port", r.port}, {"start_ticks", r.startTicks}});
       list.push_back(llvm::json::Object{{"version", i.version}, {"slot", i.slot}, {"replicas", std::move(reps)}});
     }
-    std::string text = prettyJson(llvm::json::Object{{"current", current}, {"instances", std::move(list)}});
+    std::string text = prettyJson(
+        llvm::json::Object{{"current", state.current}, {"pending", state.pending}, {"instances", std::move(list)}});
     fs::path tmp = dir / ".state.json.tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);

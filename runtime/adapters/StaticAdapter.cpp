@@ -1,6 +1,7 @@
 // The `static` runtime adapter: versioned directories and an atomic
 // `current` switch.
 #include "runtime/adapters/Adapter.h"
+#include "runtime/failpoint/Failpoint.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -80,6 +81,7 @@ public:
       if (ec)
         return fail("cannot install " + dest.string(), ec);
     }
+    failpoint("static-before-switch");
     if (auto e = switchTo(root, version))
       return e;
     prune(unit, root, version);

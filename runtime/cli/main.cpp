@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <llvm/Support/Format.h>
+#include <llvm/Support/FormatVariadic.h>
 #include <llvm/Support/raw_ostream.h>
 
 #include <fcntl.h>
@@ -15,6 +16,9 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <tuple>
 #include <thread>
 
 using namespace dpl::runtime;
@@ -77,14 +81,39 @@ int64_t parseDuration(const std::string &s) {
   return -1;
 }
 
+/// The engine's clock. Real time by default; for demos and drills,
+/// `--clock-start T --clock-rate R` makes "now" start at T and advance R
+/// times faster than real time (timers, soaks and windows follow it; process
+/// start-up and health checks stay real).
+struct Clock {
+  int64_t startMs = -1;
+  double rate = 1;
+  std::chrono::steady_clock::time_point origin = std::chrono::steady_clock::now();
+  int64_t now() const {
+    if (startMs < 0 && rate == 1)
+      return nowMs();
+    int64_t base = startMs < 0 ? nowMs() : startMs;
+    auto real = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - origin);
+    return base + int64_t(double(real.count()) * rate);
+  }
+};
+
 int runDaemon(const std::string &planPath, const std::string &statePath, const std::string &tickText,
-              bool untilIdle) {
+              bool untilIdle, const std::string &clockStart, double clockRate) {
   auto plan = loadPlanFile(planPath);
   if (!plan)
     return fail(llvm::toString(plan.takeError()), ExitUsage);
   int64_t tick = parseDuration(tickText);
   if (tick <= 0)
     return fail("--tick: expected a duration such as 1s or 500ms, found `" + tickText + "`", ExitUsage);
+  Clock clock;
+  if (!clockStart.empty() && (clock.startMs = parseInstant(clockStart)) < 0)
+    return fail("--clock-start: expected a UTC time such as 2026-12-01T09:00:00Z, found `" + clockStart + "`",
+                ExitUsage);
+  if (!(clockRate > 0 && clockRate <= 1000))
+    return fail("--clock-rate: expected a factor in (0, 1000]", ExitUsage);
+  clock.rate = clockRate;
+  clock.origin = std::chrono::steady_clock::now();
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
@@ -96,13 +125,18 @@ int runDaemon(const std::string &planPath, const std::string &statePath, const s
                 ExitUsage);
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
-  auto log = [](const std::string &line) { llvm::outs() << stamp(nowMs()) << "  " << line << "\n"; llvm::outs().flush(); };
+  auto log = [&clock](const std::string &line) {
+    llvm::outs() << stamp(clock.now()) << "  " << line << "\n";
+    llvm::outs().flush();
+  };
+  if (clock.startMs >= 0 || clock.rate != 1)
+    log(llvm::formatv("simulated clock: starts {0}, runs {1}x real time", stamp(clock.now()), clock.rate).str());
   Daemon daemon(*plan, *store, log);
-  if (llvm::Error e = daemon.replayPending(nowMs()))
+  if (llvm::Error e = daemon.replayPending(clock.now()))
     return fail(llvm::toString(std::move(e)));
   unsigned quiet = 0;
   while (!gStop) {
-    auto report = daemon.tick(nowMs());
+    auto report = daemon.tick(clock.now());
     if (!report)
       return fail(llvm::toString(report.takeError()));
     quiet = report->actions || report->transitions || report->busy ? 0 : quiet + 1;
@@ -219,24 +253,113 @@ int pin(const std::string &statePath, const std::string &unit, const std::string
   return ExitOk;
 }
 
-int status(const std::string &statePath) {
+/// Units in rollout order when the plan is at hand: by environment depth
+/// along `after` (dev before staging before prod), then environment, then
+/// service. Otherwise by name.
+std::vector<std::string> rolloutOrder(std::vector<std::string> units, const std::string &planPath) {
+  auto plan = loadPlanFile(planPath);
+  if (!plan) {
+    llvm::consumeError(plan.takeError());
+    return units;
+  }
+  std::map<std::string, int> depth;
+  std::function<int(const std::string &, int)> depthOf = [&](const std::string &env, int guard) -> int {
+    if (auto it = depth.find(env); it != depth.end())
+      return it->second;
+    int d = 0;
+    for (auto &e : plan->environments)
+      if (e.name == env && guard < 64)
+        for (auto &up : e.after)
+          d = std::max(d, depthOf(up, guard + 1) + 1);
+    return depth[env] = d;
+  };
+  auto key = [&](const std::string &u) {
+    std::string env = u.substr(u.find('@') + 1);
+    return std::make_tuple(depthOf(env, 0), env, u.substr(0, u.find('@')));
+  };
+  std::stable_sort(units.begin(), units.end(), [&](auto &x, auto &y) { return key(x) < key(y); });
+  return units;
+}
+
+/// One frame of `status`: every unit's release, desired and actual version,
+/// state, since when, and what it waits on.
+int statusOnce(Store &store, const std::string &planPath) {
+  auto state = store.loadState();
+  if (!state)
+    return fail(llvm::toString(state.takeError()));
+  auto observed = store.observations();
+  if (!observed)
+    return fail(llvm::toString(observed.takeError()));
+  std::vector<std::string> units;
+  for (auto &[unit, run] : state->runs)
+    units.push_back(unit);
+  for (auto &[unit, o] : *observed)
+    if (!state->runs.count(unit))
+      units.push_back(unit);
+  units = rolloutOrder(units, planPath);
+  auto row = [](llvm::StringRef a, llvm::StringRef b, llvm::StringRef c, llvm::StringRef d, llvm::StringRef e,
+                llvm::StringRef f, llvm::StringRef g) {
+    llvm::outs() << llvm::left_justify(a, 20) << " " << llvm::left_justify(b, 7) << " " << llvm::left_justify(c, 10)
+                 << " " << llvm::left_justify(d, 18) << " " << llvm::left_justify(e, 15) << " "
+                 << llvm::left_justify(f, 20) << " " << g << "\n";
+  };
+  row("UNIT", "RELEASE", "DESIRED", "ACTUAL", "STATE", "SINCE", "WAITING ON");
+  for (const std::string &unit : units) {
+    std::string actual = "?";
+    if (auto o = observed->find(unit); o != observed->end()) {
+      const UnitObservation &ob = o->second.observation;
+      if (!ob.reachable)
+        actual = "disconnected";
+      else if (ob.version.empty())
+        actual = "-";
+      else
+        actual = ob.version + (ob.health == Health::Unhealthy ? " unhealthy"
+                               : ob.health == Health::Unknown ? " starting"
+                                                              : "");
+    }
+    auto r = state->runs.find(unit);
+    if (r == state->runs.end()) {
+      row(unit, "-", "-", actual, "-", "-", "no release yet");
+      continue;
+    }
+    const UnitRun &run = r->second;
+    bool back = run.phase == RunPhase::RolledBack || run.phase == RunPhase::RollingBack ||
+                run.phase == RunPhase::RollbackFailed;
+    std::string desired = back ? run.previousVersion : run.version;
+    std::string waiting = run.waitingOn;
+    if (run.disconnectedSinceMs >= 0)
+      waiting = "disconnected since " + stamp(run.disconnectedSinceMs);
+    if (auto p = state->pinned.find(unit); p != state->pinned.end())
+      waiting = "pinned by " + p->second + " (deployd resume " + unit + ")";
+    row(unit, run.release, desired.empty() ? "-" : desired, actual, phaseName(run.phase), stamp(run.enteredAtMs),
+        waiting);
+  }
+  return ExitOk;
+}
+
+int status(const std::string &statePath, const std::string &planPath, bool watch, const std::string &intervalText) {
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
-  auto state = store->loadState();
-  if (!state)
-    return fail(llvm::toString(state.takeError()));
-  auto row = [](llvm::StringRef a, llvm::StringRef b, llvm::StringRef c, llvm::StringRef d, llvm::StringRef e,
-                llvm::StringRef f) {
-    llvm::outs() << llvm::left_justify(a, 24) << " " << llvm::left_justify(b, 8) << " " << llvm::left_justify(c, 12)
-                 << " " << llvm::left_justify(d, 16) << " " << llvm::left_justify(e, 21) << " " << f << "\n";
-  };
-  row("UNIT", "RELEASE", "VERSION", "STATE", "SINCE", "WAITING ON");
-  for (auto &[unit, run] : state->runs) {
-    std::string waiting = run.waitingOn;
-    if (auto p = state->pinned.find(unit); p != state->pinned.end())
-      waiting = "pinned by " + p->second + " (deployd resume " + unit + ")";
-    row(unit, run.release, run.version, phaseName(run.phase), stamp(run.enteredAtMs), waiting);
+  if (!watch)
+    return statusOnce(*store, planPath);
+  int64_t interval = parseDuration(intervalText);
+  if (interval <= 0)
+    return fail("--interval: expected a duration such as 1s or 500ms, found `" + intervalText + "`", ExitUsage);
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  bool tty = isatty(STDOUT_FILENO);
+  while (!gStop) {
+    if (tty)
+      llvm::outs() << "\x1b[H\x1b[2J"; // home and clear: a live table
+    llvm::outs() << "deployd status at " << stamp(nowMs()) << " (every " << intervalText << "; Ctrl-C to stop)\n";
+    if (int rc = statusOnce(*store, planPath))
+      return rc;
+    if (!tty)
+      llvm::outs() << "\n";
+    llvm::outs().flush();
+    for (int64_t waited = 0; waited < interval && !gStop; waited += 50)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(50, interval - waited)));
   }
   return ExitOk;
 }
@@ -269,6 +392,10 @@ int main(int argc, char **argv) {
   run->add_option("--tick", tick, "Time between reconcile ticks (e.g. 1s, 500ms)");
   run->add_flag("--until-idle", untilIdle, "Exit once nothing can progress without a person or the clock");
   run->add_option("--state", state, "State file (SQLite)");
+  std::string clockStart;
+  double clockRate = 1;
+  run->add_option("--clock-start", clockStart, "Demos and drills: the engine's clock starts at this UTC time");
+  run->add_option("--clock-rate", clockRate, "Demos and drills: the engine's clock runs this many times real time");
 
   std::string service, version, by = "@" + std::string(getenv("USER") ? getenv("USER") : "deployd");
   CLI::App *rel = app.add_subcommand("release", "Request a release of SERVICE at VERSION");
@@ -299,8 +426,13 @@ int main(int argc, char **argv) {
   resume->add_option("UNIT", pinUnit)->required();
   resume->add_option("--state", state, "State file (SQLite)");
 
-  CLI::App *stat = app.add_subcommand("status", "Show every unit's release, state and what it waits on");
+  CLI::App *stat = app.add_subcommand("status", "Show every unit's desired and actual version, state and what it waits on");
   stat->add_option("--state", state, "State file (SQLite)");
+  bool watch = false;
+  std::string statusPlan = ".deploy/plan.json", interval = "1s";
+  stat->add_flag("--watch", watch, "Redraw the table until interrupted");
+  stat->add_option("--interval", interval, "Time between redraws with --watch");
+  stat->add_option("--plan", statusPlan, "Compiled plan, for rollout order (optional)");
 
   std::string histUnit;
   CLI::App *hist = app.add_subcommand("history", "Show the decision journal");
@@ -316,7 +448,7 @@ int main(int argc, char **argv) {
     return ExitUsage;
   }
   if (run->parsed())
-    return runDaemon(planPath, state, tick, untilIdle);
+    return runDaemon(planPath, state, tick, untilIdle, clockStart, clockRate);
   if (rel->parsed())
     return release(state, service, version, by);
   if (appr->parsed())
@@ -328,7 +460,7 @@ int main(int argc, char **argv) {
   if (resume->parsed())
     return pin(state, pinUnit, pinBy, false);
   if (stat->parsed())
-    return status(state);
+    return status(state, statusPlan, watch, interval);
   if (hist->parsed())
     return history(state, histUnit);
   return ExitUsage;

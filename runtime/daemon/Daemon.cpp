@@ -1,6 +1,8 @@
 // The reconcile loop.
 #include "runtime/daemon/Daemon.h"
 
+#include "runtime/failpoint/Failpoint.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -31,12 +33,23 @@ bool Daemon::runTest(const PlanUnit &unit, const std::string &stateName, const s
   const PlanState *s = unit.state(stateName);
   if (!s)
     return false;
+  // `${port}` and other runtime values of the version under test.
+  std::map<std::string, std::string> vars;
+  if (Adapter *adapter = adapterFor(unit))
+    vars = adapter->variables(unit, version);
+  auto expand = [&](std::string text) {
+    text = substituteVersion(text, version);
+    for (auto &[name, value] : vars)
+      for (size_t p; (p = text.find("${" + name + "}")) != std::string::npos;)
+        text.replace(p, name.size() + 3, value);
+    return text;
+  };
   std::vector<std::string> argv;
   if (auto cmd = s->params.getString("command"))
-    argv = {"/bin/sh", "-c", cmd->str()};
+    argv = {"/bin/sh", "-c", expand(cmd->str())};
   else if (const llvm::json::Array *list = s->params.getArray("command"))
     for (auto &a : *list)
-      argv.push_back(substituteVersion(a.getAsString().getValueOr("").str(), version));
+      argv.push_back(expand(a.getAsString().getValueOr("").str()));
   if (argv.empty())
     return false;
   double timeout = s->params.getNumber("timeout").getValueOr(300);
@@ -99,8 +112,10 @@ void Daemon::execute(const Action &a, int64_t nowMs) {
     break;
   }
   }
+  failpoint("daemon-before-mark-done");
   if (llvm::Error e = store_.markDone(a.key(), nowMs))
     log_("store: " + llvm::toString(std::move(e)));
+  failpoint("daemon-after-mark-done");
 }
 
 llvm::Error Daemon::replayPending(int64_t nowMs) {
@@ -132,6 +147,10 @@ llvm::Expected<TickReport> Daemon::tick(int64_t nowMs) {
     obs.units[u.id] = o;
   }
   obs.tests = tests_;
+  // `metric` and `alerts` have no sources yet (Prometheus and Alertmanager
+  // come later): their guards see "no data", which never passes.
+  if (llvm::Error e = store_.recordObservations(obs.units, nowMs))
+    return e;
   StepResult r = step(plan_, *state, obs, nowMs);
   // Convergence: a settled unit whose runtime drifted from its desired
   // version (the release it succeeded with, or the version a rollback
@@ -153,7 +172,7 @@ llvm::Expected<TickReport> Daemon::tick(int64_t nowMs) {
       continue;
     const UnitObservation &o = obs.units[u.id];
     bool selfHeal = u.config.getBoolean("self_heal").getValueOr(true);
-    bool drifted = o.reachable && (o.version != desired || o.health == Health::Unhealthy);
+    bool drifted = o.reachable && (o.version != desired || o.degraded);
     if (selfHeal && drifted) {
       r.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),
                            "drift repaired: found " + (o.version.empty() ? "nothing" : o.version) +
@@ -162,8 +181,10 @@ llvm::Expected<TickReport> Daemon::tick(int64_t nowMs) {
     }
   }
   // Write-ahead: the decision and its intents are durable before anything runs.
+  failpoint("daemon-before-commit");
   if (llvm::Error e = store_.commitStep(r.state, r.journal, r.actions, nowMs))
     return e;
+  failpoint("daemon-after-commit");
   for (const Transition &t : r.journal)
     log_(t.unit + ": " + t.from + " → " + t.to + " (" + t.why + ")");
   for (const Action &a : r.actions)

@@ -48,27 +48,8 @@ std::string text(const llvm::json::Object &o, const char *key) {
   return "";
 }
 
-/// RFC 3339 → milliseconds since the epoch (UTC offsets honoured); -1 if bad.
-int64_t parseInstant(const std::string &s) {
-  struct tm tm = {};
-  int y, mo, d, h, mi, sec;
-  if (sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
-    return -1;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  int64_t t = static_cast<int64_t>(timegm(&tm));
-  size_t zone = s.find_first_of("Zz+-", 19);
-  if (zone != std::string::npos && (s[zone] == '+' || s[zone] == '-')) {
-    int oh = 0, om = 0;
-    if (sscanf(s.c_str() + zone + 1, "%2d:%2d", &oh, &om) == 2)
-      t -= (s[zone] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-  }
-  return t * 1000;
-}
+/// "api@prod-eu" → "api" (unit ids are SERVICE@ENV).
+llvm::StringRef serviceOf(llvm::StringRef unitId) { return unitId.split('@').first; }
 
 class Stepper {
 public:
@@ -81,13 +62,6 @@ public:
   }
 
 private:
-  const Release *latestRelease(const std::string &service) const {
-    const Release *latest = nullptr;
-    for (const Release &r : out_.state.releases)
-      if (r.service == service)
-        latest = &r;
-    return latest;
-  }
   const Release *release(const std::string &id) const {
     for (const Release &r : out_.state.releases)
       if (r.id == id)
@@ -114,30 +88,113 @@ private:
     return u.states.size();
   }
 
+  /// Could `r` still pass (or has it passed) every upstream environment of
+  /// `u`? Upstream units of the same service must have succeeded with it
+  /// last, or still be working on it.
+  bool viable(const PlanUnit &u, const Release &r) const {
+    for (const std::string &w : u.waitsFor) {
+      if (serviceOf(w) != u.service)
+        continue; // depends_on: another service's own progress
+      auto good = out_.state.lastGoodRelease.find(w);
+      if (good != out_.state.lastGoodRelease.end() && good->second == r.id)
+        continue;
+      auto run = out_.state.runs.find(w);
+      if (run == out_.state.runs.end() || run->second.release != r.id ||
+          (finished(run->second.phase) && run->second.phase != RunPhase::Succeeded))
+        return false;
+    }
+    return true;
+  }
+
+  /// The release `u` should work on: the newest one, newer than what last
+  /// succeeded here, that can still pass its upstream environments. A unit
+  /// new to the plan (an environment added later) thus converges to the
+  /// newest release that passed upstream, with no new release. When none
+  /// can, the newest release (on which the unit shows as blocked).
+  const Release *target(const PlanUnit &u) const {
+    const Release *latest = nullptr;
+    size_t floor = 0; // releases at or before the last good one are never chosen
+    auto good = out_.state.lastGoodRelease.find(u.id);
+    for (size_t i = 0; i < out_.state.releases.size(); ++i) {
+      const Release &r = out_.state.releases[i];
+      if (r.service != u.service)
+        continue;
+      latest = &r;
+      if (good != out_.state.lastGoodRelease.end() && r.id == good->second)
+        floor = i + 1;
+    }
+    for (size_t i = out_.state.releases.size(); i-- > floor;) {
+      const Release &r = out_.state.releases[i];
+      if (r.service == u.service && viable(u, r))
+        return &r;
+    }
+    return latest;
+  }
+
   /// Picks the release the unit should work on. A newer release supersedes
   /// one that has not started here; a started one runs to its end first.
   void schedule(const PlanUnit &u) {
-    const Release *latest = latestRelease(u.service);
-    if (!latest)
+    const Release *next = target(u);
+    if (!next)
       return;
     auto it = out_.state.runs.find(u.id);
     if (it != out_.state.runs.end()) {
       UnitRun &run = it->second;
-      if (run.release == latest->id || (started(run.phase) && !finished(run.phase)) ||
+      if (run.release == next->id || (started(run.phase) && !finished(run.phase)) ||
           run.phase == RunPhase::Halted)
         return; // current, busy, or waiting for a person
       if (!finished(run.phase))
         out_.journal.push_back({u.id, run.release, phaseName(run.phase), "superseded",
-                                "release " + latest->id + " is newer and this one had not started here"});
+                                "release " + next->id + " replaces this one, which had not started here"});
     }
     UnitRun fresh;
-    fresh.release = latest->id;
-    fresh.version = latest->version;
+    fresh.release = next->id;
+    fresh.version = next->version;
     auto good = out_.state.lastGood.find(u.id);
     fresh.previousVersion = good == out_.state.lastGood.end() ? "" : good->second;
     fresh.enteredAtMs = now_;
     out_.state.runs[u.id] = fresh;
-    out_.journal.push_back({u.id, latest->id, "-", "waiting", "release " + latest->id + " (" + latest->version + ")"});
+    out_.journal.push_back({u.id, next->id, "-", "waiting", "release " + next->id + " (" + next->version + ")"});
+  }
+
+  /// Has `w`, which `u` waits for, positively succeeded? The same service
+  /// upstream: with this very release. Another service (`depends_on`): with
+  /// its own current release.
+  bool upstreamDone(const PlanUnit &u, const UnitRun &run, const std::string &w) const {
+    auto up = out_.state.runs.find(w);
+    if (serviceOf(w) != u.service)
+      return up != out_.state.runs.end() && up->second.phase == RunPhase::Succeeded;
+    auto good = out_.state.lastGoodRelease.find(w);
+    if (good != out_.state.lastGoodRelease.end() && good->second == run.release)
+      return true;
+    return up != out_.state.runs.end() && up->second.release == run.release &&
+           up->second.phase == RunPhase::Succeeded;
+  }
+
+  /// A disconnected unit (its adapter cannot be read) holds still, neither
+  /// failed nor progressing, and its timers stop; on reconnection they
+  /// resume where they were and a soak starts over. Returns true while
+  /// disconnected.
+  bool disconnected(const PlanUnit &u, UnitRun &run, const UnitObservation *o) {
+    bool unreachable = o && !o->reachable;
+    if (unreachable) {
+      if (run.disconnectedSinceMs < 0) {
+        run.disconnectedSinceMs = now_;
+        out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),
+                                "disconnected: the runtime cannot be reached"});
+      }
+      run.waitingOn = "disconnected since " + std::to_string(run.disconnectedSinceMs);
+      return true;
+    }
+    if (run.disconnectedSinceMs >= 0) {
+      int64_t away = now_ - run.disconnectedSinceMs;
+      run.enteredAtMs += away;
+      run.healthySinceMs = -1;
+      run.disconnectedSinceMs = -1;
+      out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),
+                              "reconnected after " + std::to_string(away / 1000) + "s"});
+    }
+    return false;
   }
 
   void fail(const PlanUnit &u, UnitRun &run, const PlanState &s, const std::string &why) {
@@ -199,6 +256,8 @@ private:
     const UnitObservation *o = nullptr;
     if (auto oi = obs_.units.find(u.id); oi != obs_.units.end())
       o = &oi->second;
+    if (disconnected(u, run, o))
+      return;
     // Bounded: each iteration either moves to another state or returns.
     for (size_t guard = 0; guard <= u.states.size() + 1 && !finished(run.phase); ++guard) {
       if (run.state >= u.states.size())
@@ -206,10 +265,8 @@ private:
       const PlanState &s = u.states[run.state];
       if (s.kind == "wait") {
         for (const std::string &w : s.waitsFor) {
-          auto up = out_.state.runs.find(w);
-          // Only positive success of this very release lets a unit proceed.
-          if (up == out_.state.runs.end() || up->second.release != run.release ||
-              up->second.phase != RunPhase::Succeeded) {
+          // Only positive success lets a unit proceed.
+          if (!upstreamDone(u, run, w)) {
             run.waitingOn = "waiting for " + w;
             return;
           }
@@ -237,7 +294,9 @@ private:
         }
         if (o && o->applyFailed)
           return fail(u, run, s, "apply failed");
-        if (o && o->reachable && o->version == run.version) {
+        // Applied once the target version runs and its health is known
+        // (a replica that does not listen yet is still starting).
+        if (o && o->reachable && o->version == run.version && o->health != Health::Unknown) {
           enter(run, indexOf(u, s.next));
           move(u, run, RunPhase::Verifying, "version " + run.version + " observed");
           continue;
@@ -263,10 +322,12 @@ private:
       if (s.kind == "success") {
         move(u, run, RunPhase::Succeeded, "all verifications passed");
         out_.state.lastGood[u.id] = run.version;
+        out_.state.lastGoodRelease[u.id] = run.release;
         return;
       }
       if (s.kind == "rollback") {
-        if (o && o->reachable && o->version == run.previousVersion) {
+        if (o && o->reachable && o->version == run.previousVersion &&
+            (run.previousVersion.empty() || o->health == Health::Healthy)) {
           enter(run, indexOf(u, s.next));
           move(u, run, RunPhase::RolledBack,
                run.previousVersion.empty() ? "stopped (no earlier version)" : "restored " + run.previousVersion);
@@ -411,10 +472,50 @@ private:
       why = "test running";
       return 0;
     }
-    // metric and alerts: their sources arrive in a later version; until then
-    // there is no data, and no data never counts as a pass.
-    why = s.guard + ": no data";
-    return text(s.params, "no_data") == "wait" ? 0 : -1;
+    std::string key = u.id + "|" + s.name;
+    if (s.guard == "metric") {
+      auto m = obs_.metrics.find(key);
+      if (m == obs_.metrics.end()) {
+        // No data is never a pass: it fails, or waits when the guard says so.
+        run.healthySinceMs = -1;
+        why = "metric " + text(s.params, "query") + ": no data";
+        return text(s.params, "no_data") == "wait" ? 0 : -1;
+      }
+      auto below = s.params.getNumber("below"), above = s.params.getNumber("above");
+      bool ok = (!below || m->second < *below) && (!above || m->second > *above);
+      auto show = [](double v) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%g", v);
+        return std::string(buf);
+      };
+      std::string value = show(m->second);
+      if (!ok) {
+        why = "metric " + text(s.params, "query") + " = " + value + (below ? ", not below " : ", not above ") +
+              show(below ? *below : *above);
+        return -1;
+      }
+      if (run.healthySinceMs < 0)
+        run.healthySinceMs = now_;
+      int64_t need = int64_t(number(s.params, "for") * 1000);
+      why = "metric " + text(s.params, "query") + " = " + value + " for " +
+            std::to_string((now_ - run.healthySinceMs) / 1000) + "s of " + std::to_string(need / 1000) + "s";
+      return now_ - run.healthySinceMs >= need ? 1 : 0;
+    }
+    if (s.guard == "alerts") {
+      auto a = obs_.alerts.find(key);
+      if (a == obs_.alerts.end()) {
+        why = "alerts: no data";
+        return -1;
+      }
+      if (!a->second.empty()) {
+        why = "alert firing: " + a->second.front();
+        return -1;
+      }
+      why = "no alert firing";
+      return 1;
+    }
+    why = "unknown verification " + s.guard;
+    return -1;
   }
 
   const Plan &plan_;
@@ -424,6 +525,27 @@ private:
 };
 
 } // namespace
+
+int64_t parseInstant(const std::string &s) {
+  struct tm tm = {};
+  int y, mo, d, h, mi, sec;
+  if (sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+    return -1;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  int64_t t = static_cast<int64_t>(timegm(&tm));
+  size_t zone = s.find_first_of("Zz+-", 19);
+  if (zone != std::string::npos && (s[zone] == '+' || s[zone] == '-')) {
+    int oh = 0, om = 0;
+    if (sscanf(s.c_str() + zone + 1, "%2d:%2d", &oh, &om) == 2)
+      t -= (s[zone] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+  }
+  return t * 1000;
+}
 
 StepResult step(const Plan &plan, const EngineState &state, const Observations &obs, int64_t nowMs) {
   StepResult out;

@@ -29,6 +29,7 @@ struct UnitObservation {
   std::string version;    ///< version running now ("" when nothing runs)
   Health health = Health::Unknown;
   bool applyFailed = false; ///< the adapter gave up on the last apply
+  bool degraded = false;    ///< some replica of `version` is not running (drift)
 };
 
 struct Observations {
@@ -36,6 +37,14 @@ struct Observations {
   std::map<std::string, std::set<std::string>> approvals;    ///< "unit|release" → people
   std::map<std::string, bool> resources;                     ///< resource name → ready
   std::map<std::string, bool> tests;                         ///< "unit|release|state" → passed
+  /// `metric` guards: "unit|state" → the query's latest value in the guard's
+  /// base unit (a fraction for percentages, seconds for durations). A missing
+  /// key is "no data", never a pass: it fails, or waits when `no_data = wait`.
+  std::map<std::string, double> metrics;
+  /// `alerts` guards: "unit|state" → names of the firing alerts that match
+  /// the guard's labels (empty: none firing). A missing key is "no data" and
+  /// fails.
+  std::map<std::string, std::vector<std::string>> alerts;
 };
 
 enum class RunPhase : uint8_t {
@@ -53,12 +62,16 @@ struct UnitRun {
   bool notified = false;       ///< resource: the one notification was sent
   bool testStarted = false;
   std::string waitingOn;       ///< why the run does not move, for `status`
+  /// Since when the unit's adapter cannot be reached (-1: it can). Timers
+  /// (apply, verification, rollback budgets) do not run while disconnected.
+  int64_t disconnectedSinceMs = -1;
 };
 
 struct EngineState {
   std::vector<Release> releases;
   std::map<std::string, UnitRun> runs;        ///< by unit id
   std::map<std::string, std::string> lastGood; ///< unit id → version that last succeeded
+  std::map<std::string, std::string> lastGoodRelease; ///< unit id → release that last succeeded
   /// Units a person rolled back by hand: no queued release re-deploys over
   /// them until they are resumed. unit id → who.
   std::map<std::string, std::string> pinned;
@@ -85,6 +98,10 @@ struct StepResult {
   std::vector<Action> actions;
   std::vector<Transition> journal;
 };
+
+/// RFC 3339 ("2026-12-01T09:00:00Z", offsets honoured) → milliseconds since
+/// the epoch; -1 when malformed.
+int64_t parseInstant(const std::string &text);
 
 /// Advances every unit as far as the observations allow. Deterministic: the
 /// same inputs give the same outputs.

@@ -31,7 +31,8 @@ llvm::json::Value stateToJson(const EngineState &s) {
                         {"healthy_since_ms", r.healthySinceMs},
                         {"notified", r.notified},
                         {"test_started", r.testStarted},
-                        {"waiting_on", r.waitingOn}};
+                        {"waiting_on", r.waitingOn},
+                        {"disconnected_since_ms", r.disconnectedSinceMs}};
   auto toObject = [](const std::map<std::string, std::string> &m) {
     Object o;
     for (auto &[k, v] : m)
@@ -41,6 +42,7 @@ llvm::json::Value stateToJson(const EngineState &s) {
   return Object{{"releases", std::move(releases)},
                 {"runs", std::move(runs)},
                 {"last_good", toObject(s.lastGood)},
+                {"last_good_release", toObject(s.lastGoodRelease)},
                 {"pinned", toObject(s.pinned)},
                 {"rollback_requests", toObject(s.rollbackRequests)}};
 }
@@ -90,6 +92,7 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
       r.notified = ro->getBoolean("notified").getValueOr(false);
       r.testStarted = ro->getBoolean("test_started").getValueOr(false);
       r.waitingOn = ro->getString("waiting_on").getValueOr("").str();
+      r.disconnectedSinceMs = ro->getInteger("disconnected_since_ms").getValueOr(-1);
       s.runs[unit.str()] = r;
     }
   auto fromObject = [&](const char *key, std::map<std::string, std::string> &into) {
@@ -98,6 +101,7 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
         into[k.str()] = v.getAsString().getValueOr("").str();
   };
   fromObject("last_good", s.lastGood);
+  fromObject("last_good_release", s.lastGoodRelease);
   fromObject("pinned", s.pinned);
   fromObject("rollback_requests", s.rollbackRequests);
   return s;
@@ -131,6 +135,10 @@ const char *const kMigrations[] = {
     CREATE TABLE approvals (unit TEXT NOT NULL, release TEXT NOT NULL, person TEXT NOT NULL, at_ms INTEGER NOT NULL,
                             PRIMARY KEY (unit, release, person));
     CREATE TABLE resources (name TEXT PRIMARY KEY, ready INTEGER NOT NULL, at_ms INTEGER NOT NULL);
+    )sql",
+    R"sql(
+    CREATE TABLE observations (unit TEXT PRIMARY KEY, reachable INTEGER NOT NULL, version TEXT NOT NULL,
+                               health INTEGER NOT NULL, degraded INTEGER NOT NULL, at_ms INTEGER NOT NULL);
     )sql",
 };
 
@@ -251,6 +259,37 @@ public:
     return run("INSERT INTO resources (name, ready, at_ms) VALUES (?1, ?2, ?3) "
                "ON CONFLICT (name) DO UPDATE SET ready = excluded.ready, at_ms = excluded.at_ms",
                {name, ready ? "1" : "0", std::to_string(now)});
+  }
+
+  llvm::Error recordObservations(const std::map<std::string, UnitObservation> &units, int64_t now) override {
+    if (auto e = exec("BEGIN IMMEDIATE;"))
+      return e;
+    for (auto &[unit, o] : units)
+      if (auto e = run("INSERT INTO observations (unit, reachable, version, health, degraded, at_ms) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (unit) DO UPDATE SET reachable = excluded.reachable, "
+                       "version = excluded.version, health = excluded.health, degraded = excluded.degraded, "
+                       "at_ms = excluded.at_ms",
+                       {unit, o.reachable ? "1" : "0", o.version, std::to_string(int(o.health)), o.degraded ? "1" : "0",
+                        std::to_string(now)})) {
+        llvm::consumeError(exec("ROLLBACK;"));
+        return e;
+      }
+    return exec("COMMIT;");
+  }
+
+  llvm::Expected<std::map<std::string, Observed>> observations() override {
+    std::map<std::string, Observed> out;
+    if (auto e = query("SELECT unit, reachable, version, health, degraded, at_ms FROM observations", {},
+                       [&](sqlite3_stmt *s) {
+                         Observed &o = out[col(s, 0)];
+                         o.observation.reachable = sqlite3_column_int(s, 1) != 0;
+                         o.observation.version = col(s, 2);
+                         o.observation.health = static_cast<Health>(sqlite3_column_int(s, 3));
+                         o.observation.degraded = sqlite3_column_int(s, 4) != 0;
+                         o.atMs = sqlite3_column_int64(s, 5);
+                       }))
+      return e;
+    return out;
   }
 
   llvm::Error loadSignals(Observations &into) override {

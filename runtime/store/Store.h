@@ -10,6 +10,7 @@
 #include <llvm/Support/Error.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,13 @@ public:
   virtual llvm::Error setResource(const std::string &name, bool ready, int64_t nowMs) = 0;
   /// Approvals and resource states in the shape the engine observes them.
   virtual llvm::Error loadSignals(Observations &into) = 0;
+  /// What the daemon last saw of each unit (for `status`: actual versions).
+  virtual llvm::Error recordObservations(const std::map<std::string, UnitObservation> &units, int64_t nowMs) = 0;
+  struct Observed {
+    UnitObservation observation;
+    int64_t atMs = 0;
+  };
+  virtual llvm::Expected<std::map<std::string, Observed>> observations() = 0;
   /// Journal entries, oldest first; all units when `unit` is empty.
   virtual llvm::Expected<std::vector<JournalEntry>> history(const std::string &unit) = 0;
 };
@@ -53,7 +61,7 @@ public:
 llvm::Expected<std::unique_ptr<Store>> openSqliteStore(const std::string &path);
 
 /// The schema version this build writes (PRAGMA user_version).
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 /// Engine state as JSON (for the store and for `deployd status`).
 llvm::json::Value stateToJson(const EngineState &state);

@@ -236,14 +236,163 @@ TEST(Engine, UtcWindowWaitsUntilOpen) {
   EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
 }
 
-TEST(Engine, UnreachableAdapterIsUnknownNotFailed) {
+TEST(Engine, DisconnectedUnitHoldsWithoutFailingAndCatchesUp) {
   Sim sim(kSoak);
   sim.release("api", "v1");
-  sim.tick();                                // apply issued
+  sim.tick();                                 // apply issued
   sim.obs.units["api@dev"].reachable = false; // the adapter cannot be read
-  sim.run(20);
+  sim.run(600);                               // 10 min: twice the 5 min apply budget
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Applying) << "disconnected is not failed";
+  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn.rfind("disconnected since ", 0), 0u);
+  size_t notes = 0;
+  for (auto &t : sim.journal)
+    notes += t.why.find("disconnected") != std::string::npos;
+  EXPECT_EQ(notes, 1u) << "journalled once, not every tick";
+  sim.obs.units["api@dev"].reachable = true; // it answers again
+  sim.run(40);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@dev"), 1u);
+  EXPECT_EQ(sim.journal.back().unit, "api@prod");
+  bool reconnected = false;
+  for (auto &t : sim.journal)
+    reconnected |= t.why == "reconnected after 600s";
+  EXPECT_TRUE(reconnected);
+}
+
+TEST(Engine, NoApplyIsIssuedToADisconnectedUnit) {
+  Sim sim(kSoak);
+  sim.obs.units["api@dev"].reachable = false;
+  sim.release("api", "v1");
+  sim.run(10);
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@dev"), 0u);
+  sim.obs.units["api@dev"].reachable = true;
+  sim.run(1);
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@dev"), 1u);
+}
+
+TEST(Engine, ApplyCompletesOnlyOnceTheTargetVersionsHealthIsKnown) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.tick(); // apply issued; the simulated adapter reports v1 healthy
+  sim.obs.units["api@dev"].health = Health::Unknown; // ...but it is still starting
+  sim.run(5);
   EXPECT_EQ(sim.phase("api@dev"), RunPhase::Applying);
-  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn, "adapter unreachable");
+  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn, "applying v1");
+  sim.obs.units["api@dev"].health = Health::Healthy;
+  sim.run(1);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Verifying);
+}
+
+TEST(Engine, DependsOnWaitsForTheOtherServiceToSucceedInTheSameEnvironment) {
+  Sim sim(std::string(kOrg) + R"(service payments {
+  artifact = exec(["./payments"]);
+  require soak(30s);
+}
+service api {
+  artifact = exec(["./api"]);
+  depends_on = [payments];
+})");
+  sim.release("api", "a1");
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Waiting);
+  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn, "waiting for payments@dev");
+  sim.release("payments", "p1");
+  sim.run(20);
+  EXPECT_EQ(sim.phase("payments@dev"), RunPhase::Verifying); // soaking
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Waiting);
+  sim.run(60);
+  EXPECT_EQ(sim.phase("payments@prod"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+}
+
+TEST(Engine, NewEnvironmentConvergesToTheNewestReleaseThatPassedUpstream) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  ASSERT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  sim.release("api", "bad"); // fails in dev and is rolled back
+  sim.run(10);
+  ASSERT_EQ(sim.phase("api@dev"), RunPhase::RolledBack);
+  // A newer plan adds `canary` after dev; no new release is made.
+  sim.plan = compilePolicy(std::string(kOrg) + R"(environment canary { tier = "prod"; after = [dev];
+  runtime = process { workdir = "c"; }; }
+service api {
+  artifact = exec(["./api", "${version}"]);
+  health = http(path = "/healthz");
+  require soak(10s);
+})");
+  size_t releases = sim.state.releases.size();
+  sim.run(40);
+  EXPECT_EQ(sim.state.releases.size(), releases);
+  EXPECT_EQ(sim.state.lastGoodRelease.at("api@canary"), "r1");
+  EXPECT_EQ(sim.obs.units["api@canary"].version, "v1");
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@canary"), 1u);
+  // Having converged, canary, like prod, shows the failed release as blocked.
+  EXPECT_EQ(sim.phase("api@canary"), RunPhase::Waiting);
+  EXPECT_EQ(sim.state.runs.at("api@canary").release, "r2");
+  EXPECT_EQ(sim.state.runs.at("api@canary").waitingOn, "waiting for api@dev");
+  // prod stays blocked on the failed release, on v1.
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Waiting);
+  EXPECT_EQ(sim.state.runs.at("api@prod").release, "r2");
+  EXPECT_EQ(sim.obs.units["api@prod"].version, "v1");
+  // A good release later reaches canary like any other environment.
+  sim.release("api", "v3");
+  sim.run(40);
+  EXPECT_EQ(sim.obs.units["api@canary"].version, "v3");
+  EXPECT_EQ(sim.obs.units["api@prod"].version, "v3");
+}
+
+const std::string kMetric = std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  require metric(query = "error_ratio", below = 1%, for = 1m);
+  require alerts(matchers = {"service": "api"});
+})";
+
+TEST(Engine, MetricWithoutDataFails) {
+  Sim sim(kMetric);
+  sim.release("api", "v1");
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::RolledBack);
+  bool why = false;
+  for (auto &t : sim.journal)
+    why |= t.why == "metric error_ratio: no data";
+  EXPECT_TRUE(why);
+}
+
+TEST(Engine, MetricMustHoldForItsDurationThenAlertsMustBeQuiet) {
+  Sim sim(kMetric);
+  sim.obs.metrics["api@dev|verify-1-metric"] = 0.002; // 0.2 % < 1 %
+  sim.obs.alerts["api@dev|verify-2-alerts"] = {};
+  sim.obs.metrics["api@prod|verify-1-metric"] = 0.002;
+  sim.obs.alerts["api@prod|verify-2-alerts"] = {"HighLatency"}; // in prod an alert fires
+  sim.release("api", "v1");
+  sim.run(30);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Verifying);
+  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn.rfind("metric error_ratio = 0.002 for ", 0), 0u);
+  sim.run(40);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  // ...after its metric held for a minute: the release is rolled back there.
+  sim.run(70);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::RolledBack);
+  bool why = false;
+  for (auto &t : sim.journal)
+    why |= t.unit == "api@prod" && t.why == "alert firing: HighLatency";
+  EXPECT_TRUE(why);
+}
+
+TEST(Engine, MetricAboveItsThresholdFailsAndNoDataMayWait) {
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  require metric(query = "error_ratio", below = 1%, for = 1m, no_data = wait);
+})");
+  sim.release("api", "v1");
+  sim.run(30);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Verifying) << "no data waits when the guard says so";
+  sim.obs.metrics["api@dev|verify-1-metric"] = 0.05; // 5 %
+  sim.run(1);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::RollingBack);
 }
 
 TEST(Engine, StepIsDeterministic) {

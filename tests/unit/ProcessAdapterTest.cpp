@@ -67,33 +67,67 @@ bool running(int pid) {
   return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
 }
 
+/// Observes until `version` is reported with a known health (at most 10 s),
+/// as the daemon's ticks would.
+UnitObservation settle(Adapter &adapter, const PlanUnit &unit, const std::string &version) {
+  UnitObservation o;
+  for (int i = 0; i < 100; ++i) {
+    o = adapter.observe(unit);
+    if (o.version == version && o.health != Health::Unknown)
+      return o;
+    usleep(100000);
+  }
+  return o;
+}
+
 } // namespace
 
-TEST(ProcessAdapter, RollsOutBlueGreenAndKeepsAHealthyVersionOnFailure) {
+TEST(ProcessAdapter, RollsOutBlueGreenWithoutWaitingAndStopsTheOldVersionOnlyWhenTheNewIsHealthy) {
   Fixture f;
   auto adapter = makeProcessAdapter(f.plan);
   EXPECT_EQ(adapter->observe(f.unit).version, "");
 
   ASSERT_FALSE(bool(adapter->apply(f.unit, "v1")));
-  UnitObservation o = adapter->observe(f.unit);
+  UnitObservation o = settle(*adapter, f.unit, "v1");
   EXPECT_EQ(o.version, "v1");
   EXPECT_EQ(o.health, Health::Healthy);
   ASSERT_FALSE(bool(adapter->apply(f.unit, "v1"))); // idempotent
   std::vector<int> v1 = pidsOf(f.dir / "dev" / "api" / "state.json", "v1");
   ASSERT_EQ(v1.size(), 2u);
 
-  ASSERT_FALSE(bool(adapter->apply(f.unit, "v2")));
-  EXPECT_EQ(adapter->observe(f.unit).version, "v2");
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v2"))); // returns at once
+  std::vector<int> v2 = pidsOf(f.dir / "dev" / "api" / "state.json", "v2");
+  ASSERT_EQ(v2.size(), 2u);
   for (int pid : v1)
+    EXPECT_TRUE(running(pid)) << "the old version serves until the new one is healthy";
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v2"))); // a repeated apply starts nothing new
+  EXPECT_EQ(pidsOf(f.dir / "dev" / "api" / "state.json", "v2"), v2);
+  o = settle(*adapter, f.unit, "v2");
+  EXPECT_EQ(o.version, "v2");
+  EXPECT_EQ(o.health, Health::Healthy);
+  for (int pid : v1) {
+    for (int i = 0; i < 50 && running(pid); ++i)
+      usleep(100000);
     EXPECT_FALSE(running(pid)) << "the old version stops once the new one is healthy";
+  }
 
-  // A version that never becomes healthy does not replace v2.
-  llvm::Error bad = adapter->apply(f.unit, "v3-bad");
-  ASSERT_TRUE(bool(bad));
-  EXPECT_NE(llvm::toString(std::move(bad)).find("did not become healthy"), std::string::npos);
+  // A version that answers unhealthy is reported as such, and never
+  // replaces v2; going back to v2 stops it.
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v3-bad")));
+  o = settle(*adapter, f.unit, "v3-bad");
+  EXPECT_EQ(o.version, "v3-bad");
+  EXPECT_EQ(o.health, Health::Unhealthy);
+  std::vector<int> bad = pidsOf(f.dir / "dev" / "api" / "state.json", "v3-bad");
+  for (int pid : pidsOf(f.dir / "dev" / "api" / "state.json", "v2"))
+    EXPECT_TRUE(running(pid));
+  ASSERT_FALSE(bool(adapter->rollback(f.unit, "v2")));
   o = adapter->observe(f.unit);
   EXPECT_EQ(o.version, "v2");
   EXPECT_EQ(o.health, Health::Healthy);
+  for (int pid : bad)
+    EXPECT_FALSE(running(pid));
+  auto vars = adapter->variables(f.unit, "v2");
+  EXPECT_EQ(vars.count("port"), 1u);
 }
 
 TEST(ProcessAdapter, DriftIsSeenRepairedAndProcessesAreReadopted) {
@@ -101,6 +135,7 @@ TEST(ProcessAdapter, DriftIsSeenRepairedAndProcessesAreReadopted) {
   {
     auto adapter = makeProcessAdapter(f.plan);
     ASSERT_FALSE(bool(adapter->apply(f.unit, "v1")));
+    ASSERT_EQ(settle(*adapter, f.unit, "v1").health, Health::Healthy);
   }
   // deployd "restarts": a new adapter adopts the running processes.
   auto adapter = makeProcessAdapter(f.plan);
@@ -110,13 +145,29 @@ TEST(ProcessAdapter, DriftIsSeenRepairedAndProcessesAreReadopted) {
   ::kill(pids[0], SIGKILL); // a replica dies
   for (int i = 0; i < 50 && running(pids[0]); ++i)
     usleep(100000);
-  EXPECT_EQ(adapter->observe(f.unit).health, Health::Unhealthy);
+  UnitObservation o = adapter->observe(f.unit);
+  EXPECT_EQ(o.health, Health::Unhealthy);
+  EXPECT_TRUE(o.degraded);
   ASSERT_FALSE(bool(adapter->apply(f.unit, "v1"))); // repair: restart only the dead one
-  EXPECT_EQ(adapter->observe(f.unit).health, Health::Healthy);
+  EXPECT_EQ(settle(*adapter, f.unit, "v1").health, Health::Healthy);
   std::vector<int> after = pidsOf(f.dir / "dev" / "api" / "state.json", "v1");
   ASSERT_EQ(after.size(), 2u);
   EXPECT_NE(after[0], pids[0]);
   EXPECT_EQ(after[1], pids[1]);
+}
+
+TEST(ProcessAdapter, AReplicaStartedBeforeACrashIsAdoptedNotStartedTwice) {
+  Fixture f;
+  auto adapter = makeProcessAdapter(f.plan);
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v1")));
+  ASSERT_EQ(settle(*adapter, f.unit, "v1").health, Health::Healthy);
+  std::vector<int> pids = pidsOf(f.dir / "dev" / "api" / "state.json", "v1");
+  // deployd died after starting the replicas but before recording them.
+  fs::path state = f.dir / "dev" / "api" / "state.json";
+  std::ofstream(state, std::ios::trunc) << R"({"current": "", "pending": "v1", "instances": [{"version": "v1", "slot": 0, "replicas": []}]})";
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v1"))); // the journalled intent, re-executed
+  EXPECT_EQ(pidsOf(state, "v1"), pids);
+  EXPECT_EQ(settle(*adapter, f.unit, "v1").health, Health::Healthy);
 }
 
 TEST(ProcessAdapter, UnreachableWorkdirIsUnknown) {
