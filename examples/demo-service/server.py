@@ -8,9 +8,12 @@ Endpoints:
   GET /          a one-line page naming the service and version
   POST /fail     from now on /healthz answers 503 (for rollback demos)
 
-A version can be made to fail from the start: every version listed in the
-environment variable DEMO_FAILING_VERSIONS (comma-separated), or any version
-ending in "-bad", reports unhealthy. Standard library only.
+A version can be made to fail from the start: any version ending in "-bad",
+and every entry of the environment variable DEMO_FAILING_VERSIONS
+(comma-separated), reports unhealthy. An entry is VERSION (fails everywhere)
+or VERSION@ENV (fails only when started with `--env ENV`): the README's demo
+starts deployd with DEMO_FAILING_VERSIONS=2.0.0@staging, so api 2.0.0 passes
+dev and fails its health check in staging. Standard library only.
 """
 import argparse
 import http.server
@@ -25,10 +28,12 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--version", required=True)
     parser.add_argument("--name", default=os.environ.get("DEMO_SERVICE_NAME", "demo"))
+    parser.add_argument("--env", default="", help="the environment it runs in")
     args = parser.parse_args()
 
     failing = {v.strip() for v in os.environ.get("DEMO_FAILING_VERSIONS", "").split(",") if v.strip()}
-    state = {"healthy": args.version not in failing and not args.version.endswith("-bad")}
+    fails = args.version in failing or f"{args.version}@{args.env}" in failing
+    state = {"healthy": not fails and not args.version.endswith("-bad")}
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -65,7 +70,9 @@ def main() -> int:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"{args.name} {args.version} listening on 127.0.0.1:{args.port}", flush=True)
+    where = f" in {args.env}" if args.env else ""
+    health = "healthy" if state["healthy"] else "told to fail"
+    print(f"{args.name} {args.version}{where} listening on 127.0.0.1:{args.port} ({health})", flush=True)
     server.serve_forever()
     return 0
 

@@ -46,7 +46,4 @@ std::unique_ptr<Adapter> makeProcessAdapter(const Plan &plan);
 /// lookup), or exits with 127 when it cannot be executed.
 [[noreturn]] void execArgvOrExit(const std::vector<std::string> &argv);
 
-/// `${version}` (and `$$` → `$`) substituted in a plan string.
-std::string substituteVersion(const std::string &text, const std::string &version);
-
 } // namespace dpl::runtime

@@ -11,22 +11,6 @@ namespace fs = std::filesystem;
 
 namespace dpl::runtime {
 
-std::string substituteVersion(const std::string &text, const std::string &version) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text.compare(i, 2, "$$") == 0) {
-      out += '$';
-      ++i;
-    } else if (text.compare(i, 10, "${version}") == 0) {
-      out += version;
-      i += 9;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 namespace {
 
 llvm::Error fail(const std::string &what, const std::error_code &ec) {

@@ -130,7 +130,9 @@ int runDaemon(const std::string &planPath, const std::string &statePath, const s
     llvm::outs().flush();
   };
   if (clock.startMs >= 0 || clock.rate != 1)
-    log(llvm::formatv("simulated clock: starts {0}, runs {1}x real time", stamp(clock.now()), clock.rate).str());
+    log(llvm::formatv("simulated clock: starts {0}, runs {1}x real time", stamp(clock.now()),
+                      llvm::StringRef(std::to_string(clock.rate)).rtrim('0').rtrim('.'))
+            .str());
   Daemon daemon(*plan, *store, log);
   if (llvm::Error e = daemon.replayPending(clock.now()))
     return fail(llvm::toString(std::move(e)));
@@ -150,6 +152,24 @@ int runDaemon(const std::string &planPath, const std::string &statePath, const s
   if (gStop)
     log("stopping on signal; workloads keep running");
   return ExitOk;
+}
+
+/// `down`: stops every workload of the plan. Refused while a `run` holds
+/// the store, which would start them again.
+int down(const std::string &planPath, const std::string &statePath) {
+  auto plan = loadPlanFile(planPath);
+  if (!plan)
+    return fail(llvm::toString(plan.takeError()), ExitUsage);
+  std::string lockPath = statePath + ".lock";
+  int lock = open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
+    return fail("a `deployd run` is using " + statePath + " (lock " + lockPath + " is held); stop it first",
+                ExitUsage);
+  auto store = openStore(statePath);
+  if (!store)
+    return ExitUsage;
+  Daemon daemon(*plan, *store, [](const std::string &line) { llvm::outs() << line << "\n"; });
+  return daemon.stopAll() ? ExitFailure : ExitOk;
 }
 
 int release(const std::string &statePath, const std::string &service, const std::string &version,
@@ -434,6 +454,11 @@ int main(int argc, char **argv) {
   stat->add_option("--interval", interval, "Time between redraws with --watch");
   stat->add_option("--plan", statusPlan, "Compiled plan, for rollout order (optional)");
 
+  std::string downPlan = ".deploy/plan.json";
+  CLI::App *dn = app.add_subcommand("down", "Stop every workload of the plan (they otherwise outlive deployd)");
+  dn->add_option("--plan", downPlan, "Compiled plan");
+  dn->add_option("--state", state, "State file (SQLite)");
+
   std::string histUnit;
   CLI::App *hist = app.add_subcommand("history", "Show the decision journal");
   hist->add_option("UNIT", histUnit);
@@ -461,6 +486,8 @@ int main(int argc, char **argv) {
     return pin(state, pinUnit, pinBy, false);
   if (stat->parsed())
     return status(state, statusPlan, watch, interval);
+  if (dn->parsed())
+    return down(downPlan, state);
   if (hist->parsed())
     return history(state, histUnit);
   return ExitUsage;

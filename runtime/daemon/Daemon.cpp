@@ -118,6 +118,22 @@ void Daemon::execute(const Action &a, int64_t nowMs) {
   failpoint("daemon-after-mark-done");
 }
 
+size_t Daemon::stopAll() {
+  size_t failed = 0;
+  for (const PlanUnit &u : plan_.units) {
+    Adapter *adapter = adapterFor(u);
+    if (!adapter)
+      continue;
+    if (llvm::Error e = adapter->rollback(u, "")) {
+      log_(u.id + ": cannot stop: " + llvm::toString(std::move(e)));
+      ++failed;
+    } else {
+      log_(u.id + ": stopped");
+    }
+  }
+  return failed;
+}
+
 llvm::Error Daemon::replayPending(int64_t nowMs) {
   auto pending = store_.pendingIntents();
   if (!pending)
@@ -130,7 +146,22 @@ llvm::Error Daemon::replayPending(int64_t nowMs) {
 }
 
 llvm::Expected<TickReport> Daemon::tick(int64_t nowMs) {
-  auto state = store_.loadState();
+  // A CLI command that changes the state between our load and our commit
+  // (a release, a rollback request) makes the commit refuse; decide again on
+  // the newer state rather than overwrite it. Nothing has run yet then.
+  for (int attempt = 0;; ++attempt) {
+    auto report = tickOnce(nowMs);
+    if (report || attempt == 4)
+      return report;
+    llvm::Error rest = llvm::handleErrors(report.takeError(), [](const StateConflict &) {});
+    if (rest)
+      return rest;
+  }
+}
+
+llvm::Expected<TickReport> Daemon::tickOnce(int64_t nowMs) {
+  int64_t revision = 0;
+  auto state = store_.loadState(&revision);
   if (!state)
     return state.takeError();
   Observations obs;
@@ -182,7 +213,7 @@ llvm::Expected<TickReport> Daemon::tick(int64_t nowMs) {
   }
   // Write-ahead: the decision and its intents are durable before anything runs.
   failpoint("daemon-before-commit");
-  if (llvm::Error e = store_.commitStep(r.state, r.journal, r.actions, nowMs))
+  if (llvm::Error e = store_.commitStep(r.state, r.journal, r.actions, nowMs, revision))
     return e;
   failpoint("daemon-after-commit");
   for (const Transition &t : r.journal)

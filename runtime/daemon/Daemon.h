@@ -28,8 +28,14 @@ public:
   llvm::Error replayPending(int64_t nowMs);
   /// One reconcile tick at `nowMs`.
   llvm::Expected<TickReport> tick(int64_t nowMs);
+  /// `deployd down`: stops every unit's workload through its adapter (the
+  /// engine state is left as it is; a later `run` with self_heal on starts
+  /// them again). Returns the number of units whose runtime could not be
+  /// stopped.
+  size_t stopAll();
 
 private:
+  llvm::Expected<TickReport> tickOnce(int64_t nowMs);
   Adapter *adapterFor(const PlanUnit &unit);
   void execute(const Action &a, int64_t nowMs);
   bool runTest(const PlanUnit &unit, const std::string &stateName, const std::string &version);

@@ -363,7 +363,7 @@ private:
       return have >= need;
     }
     if (s.guard == "resource") {
-      std::string name = text(s.params, "name");
+      std::string name = substituteVersion(text(s.params, "name"), run.version);
       auto r = obs_.resources.find(name);
       if (r != obs_.resources.end() && r->second) {
         why = "resource " + name + " ready";

@@ -19,6 +19,22 @@ const PlanState *PlanUnit::state(llvm::StringRef n) const {
       return &s;
   return nullptr;
 }
+std::string substituteVersion(const std::string &text, const std::string &version) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "$$") == 0) {
+      out += '$';
+      ++i;
+    } else if (text.compare(i, 10, "${version}") == 0) {
+      out += version;
+      i += 9;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 const PlanUnit *Plan::unit(llvm::StringRef id) const {
   for (auto &u : units)
     if (u.id == id)

@@ -63,6 +63,11 @@ struct Plan {
   const PlanGroup *group(llvm::StringRef name) const;
 };
 
+/// `${version}` (and `$$` → `$`) substituted in a plan string: the one value
+/// the compiler leaves to the runtime besides adapter values such as
+/// `${port}` (docs/plan-format.md).
+std::string substituteVersion(const std::string &text, const std::string &version);
+
 /// Parses and validates a plan. Errors: not JSON, unknown schema version,
 /// missing or wrongly typed field, dangling reference (unit, environment,
 /// service, group, state), duplicate name, hash mismatch.

@@ -7,6 +7,8 @@
 
 namespace dpl::runtime {
 
+char StateConflict::ID = 0;
+
 using llvm::json::Array;
 using llvm::json::Object;
 
@@ -140,6 +142,9 @@ const char *const kMigrations[] = {
     CREATE TABLE observations (unit TEXT PRIMARY KEY, reachable INTEGER NOT NULL, version TEXT NOT NULL,
                                health INTEGER NOT NULL, degraded INTEGER NOT NULL, at_ms INTEGER NOT NULL);
     )sql",
+    R"sql(
+    ALTER TABLE state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 class SqliteStore : public Store {
@@ -170,12 +175,16 @@ public:
     return llvm::Error::success();
   }
 
-  llvm::Expected<EngineState> loadState() override {
+  llvm::Expected<EngineState> loadState(int64_t *revision = nullptr) override {
     std::string json;
-    if (auto e = query("SELECT json FROM state WHERE id = 1", {}, [&](sqlite3_stmt *s) {
+    int64_t rev = 0;
+    if (auto e = query("SELECT json, revision FROM state WHERE id = 1", {}, [&](sqlite3_stmt *s) {
           json = reinterpret_cast<const char *>(sqlite3_column_text(s, 0));
+          rev = sqlite3_column_int64(s, 1);
         }))
       return e;
+    if (revision)
+      *revision = rev;
     if (json.empty())
       return EngineState{};
     auto v = llvm::json::parse(json);
@@ -185,16 +194,22 @@ public:
   }
 
   llvm::Error commitStep(const EngineState &state, const std::vector<Transition> &journal,
-                         const std::vector<Action> &actions, int64_t now) override {
+                         const std::vector<Action> &actions, int64_t now, int64_t expectedRevision = -1) override {
     if (auto e = exec("BEGIN IMMEDIATE;"))
       return e;
     auto fail = [&](llvm::Error e) {
       llvm::consumeError(exec("ROLLBACK;"));
       return e;
     };
-    if (auto e = run("INSERT INTO state (id, json, updated_at_ms) VALUES (1, ?1, ?2) "
-                     "ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at_ms = excluded.updated_at_ms",
-                     {canonicalJson(stateToJson(state)), std::to_string(now)}))
+    if (expectedRevision >= 0) {
+      int64_t rev = 0;
+      if (auto e = query("SELECT revision FROM state WHERE id = 1", {},
+                         [&](sqlite3_stmt *s) { rev = sqlite3_column_int64(s, 0); }))
+        return fail(std::move(e));
+      if (rev != expectedRevision)
+        return fail(llvm::make_error<StateConflict>());
+    }
+    if (auto e = writeState(state, now))
       return fail(std::move(e));
     for (auto &t : journal)
       if (auto e = run("INSERT INTO journal (at_ms, unit, release, from_state, to_state, why) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -240,13 +255,19 @@ public:
       return state.takeError();
     }
     change(*state);
-    if (auto e = run("INSERT INTO state (id, json, updated_at_ms) VALUES (1, ?1, ?2) "
-                     "ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at_ms = excluded.updated_at_ms",
-                     {canonicalJson(stateToJson(*state)), std::to_string(now)})) {
+    if (auto e = writeState(*state, now)) {
       llvm::consumeError(exec("ROLLBACK;"));
       return e;
     }
     return exec("COMMIT;");
+  }
+
+  /// Inside a transaction: the new state, one revision later.
+  llvm::Error writeState(const EngineState &state, int64_t now) {
+    return run("INSERT INTO state (id, json, updated_at_ms, revision) VALUES (1, ?1, ?2, 1) "
+               "ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at_ms = excluded.updated_at_ms, "
+               "revision = state.revision + 1",
+               {canonicalJson(stateToJson(state)), std::to_string(now)});
   }
 
   llvm::Error recordApproval(const std::string &unit, const std::string &release, const std::string &person,

@@ -23,16 +23,30 @@ struct JournalEntry {
   Transition transition;
 };
 
+/// commitStep's refusal: the stored state is newer than the decision's.
+class StateConflict : public llvm::ErrorInfo<StateConflict> {
+public:
+  static char ID;
+  void log(llvm::raw_ostream &os) const override { os << "the engine state changed during the step"; }
+  std::error_code convertToErrorCode() const override { return llvm::inconvertibleErrorCode(); }
+};
+
 class Store {
 public:
   virtual ~Store() = default;
 
-  /// The engine state as last committed (empty on a new store).
-  virtual llvm::Expected<EngineState> loadState() = 0;
+  /// The engine state as last committed (empty on a new store), and its
+  /// revision (incremented by every write) when `revision` is given.
+  virtual llvm::Expected<EngineState> loadState(int64_t *revision = nullptr) = 0;
   /// One decision, atomically: the new state, its journal entries and its
   /// action intents (not yet done). Nothing is half-written on a crash.
+  /// With `expectedRevision` ≥ 0 the commit is refused with a StateConflict
+  /// error, writing nothing, when the state changed since it was loaded at
+  /// that revision (a CLI command recorded a release meanwhile): the caller
+  /// decides again on the new state instead of overwriting it.
   virtual llvm::Error commitStep(const EngineState &state, const std::vector<Transition> &journal,
-                                 const std::vector<Action> &actions, int64_t nowMs) = 0;
+                                 const std::vector<Action> &actions, int64_t nowMs,
+                                 int64_t expectedRevision = -1) = 0;
   /// Intents not marked done, oldest first: what to (re-)execute on start.
   virtual llvm::Expected<std::vector<Action>> pendingIntents() = 0;
   virtual llvm::Error markDone(const std::string &key, int64_t nowMs) = 0;
@@ -61,7 +75,7 @@ public:
 llvm::Expected<std::unique_ptr<Store>> openSqliteStore(const std::string &path);
 
 /// The schema version this build writes (PRAGMA user_version).
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 
 /// Engine state as JSON (for the store and for `deployd status`).
 llvm::json::Value stateToJson(const EngineState &state);

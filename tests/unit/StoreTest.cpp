@@ -151,3 +151,26 @@ TEST(Store, CorruptStateIsAnErrorNotACrash) {
   ASSERT_FALSE(bool(state));
   EXPECT_EQ(llvm::toString(state.takeError()), "corrupt engine state: unknown phase `exploded`");
 }
+
+TEST(Store, AStepDecidedOnAnOlderStateIsRefusedNotLost) {
+  TempStore t;
+  auto store = t.open();
+  int64_t revision = -1;
+  ASSERT_TRUE(bool(store->loadState(&revision)));
+  EXPECT_EQ(revision, 0);
+  // The daemon decides on revision 0; meanwhile a `release` command commits.
+  ASSERT_FALSE(bool(store->addRelease({"r1", "api", "v1", "@ci", 10})));
+  Action apply{Action::Kind::Apply, "api@dev", "r0", "v0", ""};
+  llvm::Error e = store->commitStep(EngineState{}, {{"api@dev", "r0", "a", "b", "stale"}}, {apply}, 11, revision);
+  ASSERT_TRUE(bool(e));
+  EXPECT_TRUE(e.isA<StateConflict>());
+  llvm::consumeError(std::move(e));
+  // Nothing of the refused step was written; the release is still there.
+  EXPECT_EQ(store->loadState(&revision)->releases.size(), 1u);
+  EXPECT_EQ(revision, 1);
+  EXPECT_TRUE(store->history("")->empty());
+  EXPECT_TRUE(store->pendingIntents()->empty());
+  // Decided again on the current revision, it commits.
+  ASSERT_FALSE(bool(store->commitStep(*store->loadState(), {}, {apply}, 12, revision)));
+  EXPECT_EQ(store->pendingIntents()->size(), 1u);
+}
