@@ -15,6 +15,7 @@ so the policy's 2-minute soaks take seconds). Processes, ports, health
 checks, smoke tests, approvals and the rollback are all real. Standard
 library only; every wait is bounded.
 """
+import argparse
 import datetime
 import json
 import os
@@ -25,8 +26,13 @@ import sys
 import time
 import urllib.request
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-DEPLOYD = str(ROOT / "build" / "bin" / "deployd")
+_args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+_args.add_argument("--root", default=str(pathlib.Path(__file__).resolve().parent.parent),
+                   help="directory deployd runs in: examples/ is read from it, .deploy/ written in it")
+_args.add_argument("--deployd", help="the deployd binary (default: ROOT/build/bin/deployd)")
+ARGS = _args.parse_args()
+ROOT = pathlib.Path(ARGS.root).resolve()
+DEPLOYD = os.path.abspath(ARGS.deployd) if ARGS.deployd else str(ROOT / "build" / "bin" / "deployd")
 WORK = ROOT / ".deploy"
 PLAN = str(WORK / "plan.json")
 STATE = str(WORK / "state.db")
@@ -192,9 +198,9 @@ def main():
             daemon.kill()
         log.close()
     say(f"\ndemo finished in {time.monotonic() - started:.0f} s. deployd stopped; the workloads keep serving.")
-    say("  build/bin/deployd history api@staging   # the journal of one unit")
-    say("  build/bin/deployd down                  # stop every workload")
-    say("  full log: .deploy/deployd.log")
+    say(f"  {os.path.relpath(DEPLOYD)} history api@staging   # the journal of one unit")
+    say(f"  {os.path.relpath(DEPLOYD)} down                  # stop every workload")
+    say(f"  full log: {os.path.relpath(LOG)}")
 
 
 if __name__ == "__main__":

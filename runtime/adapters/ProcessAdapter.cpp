@@ -244,10 +244,11 @@ public:
         return o;
       }
       // The new version is healthy: now, and only now, the old one stops.
-      if (Instance *old = find(state->instances, state->current))
+      if (Instance *old = find(state->instances, state->current)) {
         for (auto &r : old->replicas)
           stopReplica(r);
-      failpoint("process-after-stop-old");
+        failpoint("process-after-stop-old");
+      }
       std::string version = state->pending;
       state->current = version;
       state->pending.clear();

@@ -153,9 +153,11 @@ public:
   ~SqliteStore() override { sqlite3_close(db_); }
 
   llvm::Error init() {
+    // First: a CLI command and the daemon take turns, even while one of
+    // them is switching the file to WAL or migrating it.
+    sqlite3_busy_timeout(db_, 5000);
     if (auto e = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"))
       return e;
-    sqlite3_busy_timeout(db_, 5000); // a CLI command and the daemon take turns
     int version = 0;
     if (auto e = query("PRAGMA user_version", {}, [&](sqlite3_stmt *s) { version = sqlite3_column_int(s, 0); }))
       return e;
