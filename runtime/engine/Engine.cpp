@@ -6,6 +6,7 @@
 #include <llvm/ADT/StringRef.h>
 
 #include <ctime>
+#include <unordered_map>
 
 namespace dpl::runtime {
 
@@ -54,7 +55,15 @@ llvm::StringRef serviceOf(llvm::StringRef unitId) { return unitId.split('@').fir
 class Stepper {
 public:
   Stepper(const Plan &plan, const Observations &obs, int64_t now, StepResult &out)
-      : plan_(plan), obs_(obs), now_(now), out_(out) {}
+      : plan_(plan), obs_(obs), now_(now), out_(out) {
+    // Releases by id and by service, in release order: a step costs
+    // O(units + releases), not O(units × releases).
+    const std::vector<Release> &rs = out_.state.releases;
+    for (size_t i = 0; i < rs.size(); ++i) {
+      byId_[rs[i].id] = i;
+      byService_[rs[i].service].push_back(i);
+    }
+  }
 
   void run() {
     for (const PlanUnit &u : plan_.units)
@@ -63,10 +72,8 @@ public:
 
 private:
   const Release *release(const std::string &id) const {
-    for (const Release &r : out_.state.releases)
-      if (r.id == id)
-        return &r;
-    return nullptr;
+    auto it = byId_.find(id);
+    return it == byId_.end() ? nullptr : &out_.state.releases[it->second];
   }
 
   void move(const PlanUnit &u, UnitRun &run, RunPhase to, const std::string &why) {
@@ -112,22 +119,19 @@ private:
   /// newest release that passed upstream, with no new release. When none
   /// can, the newest release (on which the unit shows as blocked).
   const Release *target(const PlanUnit &u) const {
-    const Release *latest = nullptr;
-    size_t floor = 0; // releases at or before the last good one are never chosen
-    auto good = out_.state.lastGoodRelease.find(u.id);
-    for (size_t i = 0; i < out_.state.releases.size(); ++i) {
-      const Release &r = out_.state.releases[i];
-      if (r.service != u.service)
-        continue;
-      latest = &r;
-      if (good != out_.state.lastGoodRelease.end() && r.id == good->second)
-        floor = i + 1;
-    }
-    for (size_t i = out_.state.releases.size(); i-- > floor;) {
-      const Release &r = out_.state.releases[i];
-      if (r.service == u.service && viable(u, r))
-        return &r;
-    }
+    auto mine = byService_.find(u.service);
+    if (mine == byService_.end())
+      return nullptr;
+    const std::vector<size_t> &order = mine->second;
+    const Release *latest = &out_.state.releases[order.back()];
+    // Releases at or before the last good one here are never chosen.
+    size_t floor = 0;
+    if (auto good = out_.state.lastGoodRelease.find(u.id); good != out_.state.lastGoodRelease.end())
+      if (auto at = byId_.find(good->second); at != byId_.end())
+        floor = at->second + 1;
+    for (size_t k = order.size(); k-- > 0 && order[k] >= floor;)
+      if (viable(u, out_.state.releases[order[k]]))
+        return &out_.state.releases[order[k]];
     return latest;
   }
 
@@ -522,6 +526,8 @@ private:
   const Observations &obs_;
   int64_t now_;
   StepResult &out_;
+  std::unordered_map<std::string, size_t> byId_;                  ///< release id → index
+  std::unordered_map<std::string, std::vector<size_t>> byService_; ///< service → release indices
 };
 
 } // namespace
