@@ -1,4 +1,5 @@
 """Driver for demo-service.test: starts the server on free loopback ports."""
+import os
 import socket
 import subprocess
 import sys
@@ -24,10 +25,11 @@ def request(port: int, path: str, method: str = "GET"):
         return e.code, e.read().decode().strip()
 
 
-def start(version: str) -> tuple:
+def start(version: str, *extra: str) -> tuple:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, server, "--port", str(port), "--version", version],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, DEMO_FAILING_VERSIONS="v3@staging")
+    proc = subprocess.Popen([sys.executable, server, "--port", str(port), "--version", version, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     proc.stdout.readline()  # "listening on ..."
     for _ in range(50):
         try:
@@ -40,13 +42,17 @@ def start(version: str) -> tuple:
 
 good, port = start("v1")
 bad, bad_port = start("v2-bad")
+dev, dev_port = start("v3", "--env", "dev")
+staging, staging_port = start("v3", "--env", "staging")
 try:
     print("healthz", *request(port, "/healthz"))
     print("version", *request(port, "/version"))
     request(port, "/fail", "POST")
     print("after fail", *request(port, "/healthz"))
     print("bad healthz", *request(bad_port, "/healthz"))
+    print("v3 in dev", *request(dev_port, "/healthz"))
+    print("v3 in staging", *request(staging_port, "/healthz"))
 finally:
-    for p in (good, bad):
+    for p in (good, bad, dev, staging):
         p.terminate()
         p.wait(timeout=5)
