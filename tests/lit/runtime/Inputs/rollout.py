@@ -67,6 +67,15 @@ try:
     print([l.split("  ", 1)[1] for l in run_until_idle().splitlines() if "manual" in l][0])
     step("status while pinned", deployd, "status", "--state", state)
     step("resume", deployd, "resume", "api@prod", "--state", state)
+    print("== status --watch")
+    watch = subprocess.Popen([deployd, "status", "--watch", "--interval", "300ms", "--plan", plan, "--state", state],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.2)
+    watch.send_signal(signal.SIGINT)
+    out, err = watch.communicate(timeout=10)
+    frames = out.count("deployd status at ")
+    print("frames >= 3:", frames >= 3, "exit", watch.returncode, "last frame:")
+    print(out.strip().split("\n\n")[-1].split("\n", 1)[1])
     print("== lock")
     first = subprocess.Popen([deployd, "run", "--plan", plan, "--state", state, "--tick", "200ms"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
