@@ -479,3 +479,83 @@ TEST(Engine, ManualRollbackPinsTheUnitUntilResumed) {
   EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
   EXPECT_EQ(sim.obs.units["api@prod"].version, "v3");
 }
+
+TEST(Engine, FreezeHoldsReleasesUntilItEnds) {
+  // The simulated clock starts at 2026-01-01T00:00:00Z.
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  require freeze(from = "2025-12-24T00:00:00Z", to = "2026-01-01T00:01:00Z");
+})");
+  sim.release("api", "v1");
+  sim.run(30);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Gated);
+  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn, "frozen until 2026-01-01T00:01:00Z");
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@dev"), 0u);
+  sim.run(40); // past 00:01
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+}
+
+const std::string kTest = std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  require test(command = ["./smoke", "${version}"], timeout = 30s);
+})";
+
+TEST(Engine, TestRunsOnceAndItsResultDecides) {
+  Sim sim(kTest);
+  sim.release("api", "v1");
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Verifying);
+  EXPECT_EQ(sim.state.runs.at("api@dev").waitingOn, "test running");
+  EXPECT_EQ(sim.count(Action::Kind::RunTest, "api@dev"), 1u) << "started once, not every tick";
+  sim.obs.tests["api@dev|r1|verify-1-test"] = true;
+  sim.run(2);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  sim.obs.tests["api@prod|r1|verify-1-test"] = false;
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::RolledBack);
+}
+
+TEST(Engine, TestThatNeverAnswersTimesOut) {
+  Sim sim(kTest);
+  sim.release("api", "v1");
+  sim.run(29);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Verifying);
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::RolledBack);
+  bool why = false;
+  for (auto &t : sim.journal)
+    why |= t.why == "test timed out";
+  EXPECT_TRUE(why);
+}
+
+TEST(Engine, ApplyThatFailsOrTimesOutRollsBack) {
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  apply_timeout = 20s;
+})");
+  sim.release("api", "v1");
+  sim.run(3);
+  ASSERT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  sim.release("api", "v2");
+  sim.tick();                                // apply issued
+  sim.obs.units["api@dev"].version = "v1";   // ...but the runtime still runs v1
+  sim.obs.units["api@dev"].applyFailed = true;
+  sim.run(2);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::RolledBack);
+  bool failed = false;
+  for (auto &t : sim.journal)
+    failed |= t.why == "apply failed";
+  EXPECT_TRUE(failed);
+
+  sim.obs.units["api@dev"].applyFailed = false;
+  sim.release("api", "v3");
+  sim.tick();                              // apply issued
+  sim.obs.units["api@dev"].version = "v1"; // v3 never shows up
+  sim.run(25);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::RolledBack);
+  bool timedOut = false;
+  for (auto &t : sim.journal)
+    timedOut |= t.why == "apply timed out";
+  EXPECT_TRUE(timedOut);
+  EXPECT_EQ(sim.state.lastGood.at("api@dev"), "v1");
+}
