@@ -185,6 +185,22 @@ int spawnDetached(const std::vector<std::string> &argv, const fs::path &log, con
   return pid;
 }
 
+/// Is something already listening on 127.0.0.1:`port`?
+bool portTaken(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool taken = bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 && errno == EADDRINUSE;
+  close(fd);
+  return taken;
+}
+
 /// The replica recorded in a pid file, if it is still that process.
 std::optional<Replica> adopt(const fs::path &pidFile, int port) {
   std::ifstream in(pidFile);
@@ -364,6 +380,12 @@ private:
       r.port = port;
       if (auto adopted = adopt(pidFileOf(dir, inst.version, i), port)) {
         r = *adopted;
+      } else if (portTaken(port)) {
+        // Not one of ours: starting a replica there would only fail later.
+        (void)save(dir, state);
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       "%s: port %d is already in use by a process deployd did not start",
+                                       unit.id.c_str(), port);
       } else {
         std::vector<std::string> argv;
         for (auto &a : argvTemplate) {

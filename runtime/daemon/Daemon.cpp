@@ -27,16 +27,20 @@ Adapter *Daemon::adapterFor(const PlanUnit &unit) {
   return nullptr; // kubernetes and plugin adapters are not built yet
 }
 
-/// Runs a `test(command, timeout)` verification: argv (or `sh -c` for a
-/// string command, as written by the policy author), bounded by the timeout.
-bool Daemon::runTest(const PlanUnit &unit, const std::string &stateName, const std::string &version) {
-  const PlanState *s = unit.state(stateName);
+/// Starts a `test(command, timeout)` verification in its own process group:
+/// argv (or `sh -c` for a string command, as written by the policy author).
+/// It runs while ticks go on; reapTests() collects it. Returns false when it
+/// could not be started.
+bool Daemon::startTest(const Action &a) {
+  const PlanUnit *unit = plan_.unit(a.unit);
+  const PlanState *s = unit ? unit->state(a.detail) : nullptr;
   if (!s)
     return false;
+  const std::string &version = a.version;
   // `${port}` and other runtime values of the version under test.
   std::map<std::string, std::string> vars;
-  if (Adapter *adapter = adapterFor(unit))
-    vars = adapter->variables(unit, version);
+  if (Adapter *adapter = adapterFor(*unit))
+    vars = adapter->variables(*unit, version);
   auto expand = [&](std::string text) {
     text = substituteVersion(text, version);
     for (auto &[name, value] : vars)
@@ -48,8 +52,8 @@ bool Daemon::runTest(const PlanUnit &unit, const std::string &stateName, const s
   if (auto cmd = s->params.getString("command"))
     argv = {"/bin/sh", "-c", expand(cmd->str())};
   else if (const llvm::json::Array *list = s->params.getArray("command"))
-    for (auto &a : *list)
-      argv.push_back(expand(a.getAsString().getValueOr("").str()));
+    for (auto &arg : *list)
+      argv.push_back(expand(arg.getAsString().getValueOr("").str()));
   if (argv.empty())
     return false;
   double timeout = s->params.getNumber("timeout").getValueOr(300);
@@ -62,17 +66,40 @@ bool Daemon::runTest(const PlanUnit &unit, const std::string &stateName, const s
   }
   if (pid < 0)
     return false;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(timeout * 1000));
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(-pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return false;
+  running_.push_back({pid, std::chrono::steady_clock::now() + std::chrono::milliseconds(int64_t(timeout * 1000)), a});
+  return true;
+}
+
+void Daemon::reapTests(int64_t nowMs) {
+  for (size_t i = 0; i < running_.size();) {
+    RunningTest &t = running_[i];
+    int status = 0;
+    pid_t done = waitpid(t.pid, &status, WNOHANG);
+    bool timedOut = done == 0 && std::chrono::steady_clock::now() > t.deadline;
+    if (done == 0 && !timedOut) {
+      ++i;
+      continue;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (timedOut) {
+      kill(-t.pid, SIGKILL);
+      waitpid(t.pid, &status, 0);
+    }
+    bool ok = !timedOut && done == t.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    const Action &a = t.action;
+    tests_[a.unit + "|" + a.release + "|" + a.detail] = ok;
+    log_(a.unit + ": test " + a.detail + (ok ? " passed" : timedOut ? " timed out" : " failed"));
+    if (llvm::Error e = store_.markDone(a.key(), nowMs))
+      log_("store: " + llvm::toString(std::move(e)));
+    running_.erase(running_.begin() + i);
   }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+Daemon::~Daemon() {
+  // Unfinished tests are re-run from their journalled intents next time.
+  for (RunningTest &t : running_) {
+    kill(-t.pid, SIGKILL);
+    waitpid(t.pid, nullptr, 0);
+  }
 }
 
 void Daemon::execute(const Action &a, int64_t nowMs) {
@@ -105,12 +132,16 @@ void Daemon::execute(const Action &a, int64_t nowMs) {
   case Action::Kind::Notify:
     log_("notify: " + a.unit + " " + a.detail + " (release " + a.release + ")");
     break;
-  case Action::Kind::RunTest: {
-    bool ok = runTest(*unit, a.detail, a.version);
-    tests_[a.unit + "|" + a.release + "|" + a.detail] = ok;
-    log_(a.unit + ": test " + a.detail + (ok ? " passed" : " failed"));
+  case Action::Kind::RunTest:
+    // Marked done when it finishes (reapTests), so a test cut short by a
+    // crash runs again from its intent.
+    if (startTest(a)) {
+      log_(a.unit + ": test " + a.detail + " started");
+      return;
+    }
+    tests_[a.unit + "|" + a.release + "|" + a.detail] = false;
+    log_(a.unit + ": test " + a.detail + " could not be started");
     break;
-  }
   }
   failpoint("daemon-before-mark-done");
   if (llvm::Error e = store_.markDone(a.key(), nowMs))
@@ -160,6 +191,7 @@ llvm::Expected<TickReport> Daemon::tick(int64_t nowMs) {
 }
 
 llvm::Expected<TickReport> Daemon::tickOnce(int64_t nowMs) {
+  reapTests(nowMs);
   int64_t revision = 0;
   auto state = store_.loadState(&revision);
   if (!state)

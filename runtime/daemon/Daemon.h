@@ -8,6 +8,7 @@
 #include "runtime/adapters/Adapter.h"
 #include "runtime/store/Store.h"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@ struct TickReport {
 class Daemon {
 public:
   Daemon(const Plan &plan, Store &store, std::function<void(const std::string &)> log);
+  ~Daemon();
 
   /// Re-executes intents journalled but not marked done (after a crash).
   llvm::Error replayPending(int64_t nowMs);
@@ -38,7 +40,8 @@ private:
   llvm::Expected<TickReport> tickOnce(int64_t nowMs);
   Adapter *adapterFor(const PlanUnit &unit);
   void execute(const Action &a, int64_t nowMs);
-  bool runTest(const PlanUnit &unit, const std::string &stateName, const std::string &version);
+  bool startTest(const Action &a);
+  void reapTests(int64_t nowMs);
 
   const Plan &plan_;
   Store &store_;
@@ -46,6 +49,12 @@ private:
   std::unique_ptr<Adapter> process_, static_;
   std::map<std::string, bool> applyFailed_; ///< unit → the last apply failed
   std::map<std::string, bool> tests_;       ///< "unit|release|state" → passed
+  struct RunningTest {
+    int pid;
+    std::chrono::steady_clock::time_point deadline;
+    Action action;
+  };
+  std::vector<RunningTest> running_;        ///< tests started, not yet reaped
 };
 
 } // namespace dpl::runtime

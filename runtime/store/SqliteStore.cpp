@@ -158,23 +158,33 @@ public:
     sqlite3_busy_timeout(db_, 5000);
     if (auto e = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"))
       return e;
-    int version = 0;
-    if (auto e = query("PRAGMA user_version", {}, [&](sqlite3_stmt *s) { version = sqlite3_column_int(s, 0); }))
-      return e;
+    // Each migration reads the version inside its own immediate transaction:
+    // two processes opening a new file at once (the daemon and a CLI
+    // command) never both apply the same migration.
     int target = int(std::size(kMigrations));
-    if (version > target)
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     "the state file has schema version %d, newer than this deployd (%d)", version,
-                                     target);
-    for (int v = version; v < target; ++v) {
-      std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] + "PRAGMA user_version=" +
-                        std::to_string(v + 1) + "; COMMIT;";
+    for (;;) {
+      if (auto e = exec("BEGIN IMMEDIATE;"))
+        return e;
+      int version = 0;
+      if (auto e = query("PRAGMA user_version", {}, [&](sqlite3_stmt *s) { version = sqlite3_column_int(s, 0); })) {
+        llvm::consumeError(exec("ROLLBACK;"));
+        return e;
+      }
+      if (version > target) {
+        llvm::consumeError(exec("ROLLBACK;"));
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       "the state file has schema version %d, newer than this deployd (%d)", version,
+                                       target);
+      }
+      if (version == target)
+        return exec("COMMIT;");
+      std::string sql = std::string(kMigrations[version]) + "PRAGMA user_version=" + std::to_string(version + 1) +
+                        "; COMMIT;";
       if (auto e = exec(sql.c_str())) {
         llvm::consumeError(exec("ROLLBACK;"));
         return e;
       }
     }
-    return llvm::Error::success();
   }
 
   llvm::Expected<EngineState> loadState(int64_t *revision = nullptr) override {

@@ -6,6 +6,8 @@
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace dpl::runtime;
 
@@ -173,4 +175,24 @@ TEST(Store, AStepDecidedOnAnOlderStateIsRefusedNotLost) {
   // Decided again on the current revision, it commits.
   ASSERT_FALSE(bool(store->commitStep(*store->loadState(), {}, {apply}, 12, revision)));
   EXPECT_EQ(store->pendingIntents()->size(), 1u);
+}
+
+TEST(Store, ManyProcessesOpeningANewStoreAtOnceMigrateItOnce) {
+  TempStore t;
+  // Forked processes race to create and migrate the same new file.
+  std::vector<pid_t> children;
+  for (int i = 0; i < 6; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      auto s = openSqliteStore(t.path);
+      _exit(s ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  EXPECT_EQ(t.pragma("PRAGMA user_version"), kStoreSchemaVersion);
 }

@@ -31,3 +31,9 @@ try:
 finally:
     subprocess.run([deployd, "down", "--plan", str(plan), "--state", str(root / ".deploy" / "state.db")],
                    capture_output=True, timeout=120)
+    # Belt and braces: every replica records its pid itself.
+    for pidfile in root.rglob("*.pid"):
+        try:
+            os.kill(int(pidfile.read_text().split()[0]), 15)
+        except (ValueError, IndexError, OSError):
+            pass
