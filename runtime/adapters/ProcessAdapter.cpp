@@ -185,20 +185,41 @@ int spawnDetached(const std::vector<std::string> &argv, const fs::path &log, con
   return pid;
 }
 
-/// Is something already listening on 127.0.0.1:`port`?
+/// Does something accept connections on 127.0.0.1:`port`? (A connect, not
+/// a trial bind: sockets a killed replica left closing must not count.)
 bool portTaken(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return false;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(uint16_t(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool taken = bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 && errno == EADDRINUSE;
+  bool taken = true; // connected, or a listener too busy to answer in time
+  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+    pollfd p{fd, POLLOUT, 0};
+    if (errno == ECONNREFUSED) {
+      taken = false;
+    } else if (errno == EINPROGRESS && poll(&p, 1, 200) == 1) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      taken = err != ECONNREFUSED;
+    }
+  }
   close(fd);
   return taken;
+}
+
+/// A replica that was just killed may hold its port a moment longer (its
+/// other threads are still exiting): waits up to 2 s for the port to free.
+bool portFreedSoon(int port) {
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!portTaken(port))
+      return true;
+  }
+  return false;
 }
 
 /// The replica recorded in a pid file, if it is still that process.
@@ -380,7 +401,7 @@ private:
       r.port = port;
       if (auto adopted = adopt(pidFileOf(dir, inst.version, i), port)) {
         r = *adopted;
-      } else if (portTaken(port)) {
+      } else if (portTaken(port) && !portFreedSoon(port)) {
         // Not one of ours: starting a replica there would only fail later.
         (void)save(dir, state);
         return llvm::createStringError(llvm::inconvertibleErrorCode(),

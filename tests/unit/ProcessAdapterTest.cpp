@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <filesystem>
 #include <fstream>
@@ -148,7 +151,8 @@ TEST(ProcessAdapter, DriftIsSeenRepairedAndProcessesAreReadopted) {
   UnitObservation o = adapter->observe(f.unit);
   EXPECT_EQ(o.health, Health::Unhealthy);
   EXPECT_TRUE(o.degraded);
-  ASSERT_FALSE(bool(adapter->apply(f.unit, "v1"))); // repair: restart only the dead one
+  llvm::Error repaired = adapter->apply(f.unit, "v1"); // repair: restart only the dead one
+  ASSERT_FALSE(bool(repaired)) << llvm::toString(std::move(repaired));
   EXPECT_EQ(settle(*adapter, f.unit, "v1").health, Health::Healthy);
   std::vector<int> after = pidsOf(f.dir / "dev" / "api" / "state.json", "v1");
   ASSERT_EQ(after.size(), 2u);
@@ -175,4 +179,24 @@ TEST(ProcessAdapter, UnreachableWorkdirIsUnknown) {
   std::ofstream(f.dir / "dev") << "a file where the workdir should be";
   auto adapter = makeProcessAdapter(f.plan);
   EXPECT_FALSE(adapter->observe(f.unit).reachable);
+}
+
+TEST(ProcessAdapter, APortAnotherProcessListensOnIsRefusedWithAClearError) {
+  Fixture f;
+  int port = int(*f.unit.runtime.getAsObject()->getInteger("base_port")); // service 0, slot 0, replica 0
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  auto adapter = makeProcessAdapter(f.plan);
+  llvm::Error e = adapter->apply(f.unit, "v1");
+  ASSERT_TRUE(bool(e));
+  EXPECT_EQ(llvm::toString(std::move(e)),
+            "api@dev: port " + std::to_string(port) + " is already in use by a process deployd did not start");
+  close(fd);
 }
