@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 namespace dpl {
 
@@ -35,18 +36,29 @@ void writeString(std::string &out, llvm::StringRef s) {
   out += '"';
 }
 
+/// Numbers print so that reading them back gives the same value. LLVM 14's
+/// parser reads an integer literal beyond int64_t as INT64_MAX, and its
+/// getAsInteger() overflows converting a double of exactly 2^63; so nothing
+/// at or above 2^63 is printed as an integer (found by fuzz_plan_loader).
 void writeNumber(std::string &out, const llvm::json::Value &v) {
-  if (auto i = v.getAsInteger()) {
-    out += std::to_string(*i);
+  if (auto u = v.getAsUINT64(); u && *u <= uint64_t(std::numeric_limits<int64_t>::max())) {
+    out += std::to_string(*u);
     return;
   }
   double d = v.getAsNumber().getValueOr(0);
+  if (d < 0x1p63)
+    if (auto i = v.getAsInteger()) {
+      out += std::to_string(*i);
+      return;
+    }
   if (!std::isfinite(d)) {
     out += "null"; // JSON has no NaN or infinity
     return;
   }
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, d); // shortest round-trip
+  // Shortest round trip; with an exponent beyond the int64_t range.
+  auto res = std::fabs(d) < 0x1p63 ? std::to_chars(buf, buf + sizeof buf, d)
+                                   : std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
   out.append(buf, res.ptr);
 }
 

@@ -43,8 +43,17 @@ private:
     std::string displayPath;
     std::string relPath;
   };
+  /// One buffer's bytes, for finding the buffer of a location by binary
+  /// search: llvm::SourceMgr scans every buffer, which made provenance
+  /// lookups quadratic on trees of thousands of files.
+  struct BufferSpan {
+    const char *begin;
+    const char *end; ///< one past the last byte (the null terminator is inside)
+    unsigned id;
+  };
   llvm::SourceMgr mgr_;
   std::vector<FileInfo> files_;
+  std::vector<BufferSpan> spans_; ///< sorted by `begin`
 };
 
 } // namespace dpl

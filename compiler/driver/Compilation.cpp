@@ -44,7 +44,11 @@ bool Compilation::loadFile(const std::string &path, const std::string &display,
     ioFailed_ = true;
     return false;
   }
-  llvm::StringRef text = (*buf)->getBuffer();
+  return loadText((*buf)->getBuffer(), display, rel);
+}
+
+/// Adds one file's text to the source manager (E002 when it is not UTF-8).
+bool Compilation::loadText(llvm::StringRef text, const std::string &display, const std::string &rel) {
   const llvm::UTF8 *p = reinterpret_cast<const llvm::UTF8 *>(text.data());
   const llvm::UTF8 *end = p + text.size();
   if (!llvm::isLegalUTF8String(&p, end)) {
@@ -175,10 +179,40 @@ bool Compilation::loadDirectory(const std::string &dir, bool isStdlib) {
   return true;
 }
 
+/// Loads and parses files given in memory, in sorted path order like
+/// loadDirectory, displayed under `root`.
+bool Compilation::loadTexts(const std::vector<SourceText> &texts, const std::string &root, bool isStdlib) {
+  std::vector<const SourceText *> sorted;
+  for (const SourceText &t : texts)
+    sorted.push_back(&t);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const SourceText *a, const SourceText *b) { return a->relPath < b->relPath; });
+  llvm::StringRef displayRoot(root);
+  while (displayRoot.size() > 1 && displayRoot.endswith("/"))
+    displayRoot = displayRoot.drop_back();
+  for (const SourceText *t : sorted) {
+    std::string display =
+        displayRoot.empty() || displayRoot == "." ? t->relPath : (displayRoot + "/" + t->relPath).str();
+    if (t->text.size() > options_.maxFileSize) {
+      diags_.reportFile(DiagId::E004, display, uint64_t(t->text.size()), options_.maxFileSize);
+      ioFailed_ = true;
+      continue;
+    }
+    unsigned before = sources_.numBuffers();
+    if (!loadText(t->text, display, t->relPath))
+      continue;
+    parseFile(before + 1, t->relPath, isStdlib, ast_, diags_);
+    if (!isStdlib)
+      ++policyFiles_;
+  }
+  return true;
+}
+
 bool Compilation::run() {
   // The stdlib first: its files are parsed like any other.
   size_t firstPolicy = 0;
-  if (!loadDirectory(options_.stdlibDir, /*isStdlib=*/true))
+  if (options_.stdlibTexts.empty() ? !loadDirectory(options_.stdlibDir, /*isStdlib=*/true)
+                                   : !loadTexts(options_.stdlibTexts, options_.stdlibDir, /*isStdlib=*/true))
     return false;
   firstPolicy = ast_.files.size();
   std::vector<const ast::SourceFile *> stdlibFiles, policy;
@@ -189,7 +223,10 @@ bool Compilation::run() {
     ioFailed_ = true; // a broken stdlib is an installation problem
     return false;
   }
-  loadDirectory(options_.root, /*isStdlib=*/false);
+  if (options_.policyTexts.empty())
+    loadDirectory(options_.root, /*isStdlib=*/false);
+  else
+    loadTexts(options_.policyTexts, options_.root, /*isStdlib=*/false);
   for (size_t i = firstPolicy; i < ast_.files.size(); ++i)
     policy.push_back(ast_.files[i].get());
   if (ioFailed_)
@@ -199,7 +236,7 @@ bool Compilation::run() {
   // The merge needs a well-typed program: values of broken declarations
   // would only produce follow-on conflicts.
   if (!diags_.hasErrors())
-    merged_ = mergeProgram(*model_, diags_);
+    merged_ = mergeProgram(*model_, diags_, options_.keepUnits);
   return !diags_.hasErrors();
 }
 

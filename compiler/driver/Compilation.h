@@ -9,13 +9,29 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace dpl {
+
+/// A source file given in memory rather than read from disk.
+struct SourceText {
+  std::string relPath; ///< path relative to its root, e.g. `services/api.dpl`
+  std::string text;
+};
 
 struct CompileOptions {
   std::string root;       ///< policy tree directory
   std::string stdlibDir;  ///< directory of stdlib *.dpl files
+  /// When not empty, the policy tree is these files (sorted by path, shown
+  /// under `root`) and nothing is read from disk for it; for fuzzing.
+  std::vector<SourceText> policyTexts;
+  /// The same for the stdlib instead of `stdlibDir`.
+  std::vector<SourceText> stdlibTexts;
   unsigned maxErrors = 20;
+  /// Keep every merged unit in `merged()` (compile, explain, graph). `check`
+  /// needs only the diagnostics and sets this to false: each unit is then
+  /// dropped as soon as it is checked.
+  bool keepUnits = true;
   /// Files larger than this are rejected with E004 (bytes).
   uint64_t maxFileSize = 64ull << 20;
 };
@@ -43,6 +59,8 @@ private:
   bool walkDirectory(const std::string &root, const std::string &realRoot, const std::string &relDir,
                      unsigned depth, std::vector<std::string> &rels);
   bool loadFile(const std::string &path, const std::string &display, const std::string &rel);
+  bool loadText(llvm::StringRef text, const std::string &display, const std::string &rel);
+  bool loadTexts(const std::vector<SourceText> &texts, const std::string &root, bool isStdlib);
 
   CompileOptions options_;
   SourceManager sources_;

@@ -42,8 +42,10 @@ void addCommon(CLI::App *cmd, CommonFlags &f) {
 /// carries nothing else). Returns the exit code to stop with (usage/I/O 2,
 /// policy errors 1), or -1 when the tree is clean and `comp` is ready.
 int compileTree(std::unique_ptr<dpl::Compilation> &comp, const std::string &dir, const CommonFlags &flags,
-                const std::string &diagFormat, bool machineToStdout, const char *argv0) {
+                const std::string &diagFormat, bool machineToStdout, const char *argv0,
+                bool keepUnits = true) {
   dpl::CompileOptions opts;
+  opts.keepUnits = keepUnits;
   opts.root = dir;
   opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
   opts.maxErrors = flags.maxErrors;
@@ -69,7 +71,8 @@ int compileTree(std::unique_ptr<dpl::Compilation> &comp, const std::string &dir,
 
 int runCheck(const std::string &dir, const CommonFlags &flags, const char *argv0) {
   std::unique_ptr<dpl::Compilation> compPtr;
-  int stop = compileTree(compPtr, dir, flags, flags.format, /*machineToStdout=*/true, argv0);
+  int stop = compileTree(compPtr, dir, flags, flags.format, /*machineToStdout=*/true, argv0,
+                         /*keepUnits=*/false);
   if (stop == ExitUsage)
     return stop;
   bool ok = stop < 0;

@@ -265,17 +265,54 @@ Value Evaluator::valueOf(const Expr *e, const Type *expected, const EvalScope *s
 
 // ------------------------------------------------------------ predicates
 
-Value Evaluator::member(const Value &base, const std::string &name) const {
-  if (base.kind != K::Record && base.kind != K::Map)
-    return Value::null();
-  if (base.kind == K::Record && name == "kind")
-    return Value::string(base.s);
-  if (base.kind == K::Record && base.s == "image" && name == "registry") {
-    const Value *ref = base.field("ref");
-    return ref && ref->kind == K::String ? Value::string(imageRegistry(ref->s)) : Value::null();
+const Value *Evaluator::lookup(const Expr *e, const EvalScope &scope, Value &tmp) const {
+  if (auto *n = dyn_cast<NameExpr>(e)) {
+    const std::string &name = n->name;
+    if (name == "env" && scope.env)
+      return scope.env;
+    if (name == "service" && scope.service)
+      return scope.service;
+    const Value *bare = scope.bare == PredScope::Environment ? scope.env
+                        : scope.bare == PredScope::Unit      ? scope.service
+                                                             : nullptr;
+    if (bare)
+      if (const Value *f = bare->field(name))
+        return f;
+    tmp = Value();
+    tmp.kind = K::Name; // enum member or reference, compared by name
+    tmp.s = name;
+    return &tmp;
   }
-  const Value *f = base.field(name);
-  return f ? *f : Value::null();
+  if (auto *m = dyn_cast<MemberExpr>(e)) {
+    const Value *base = lookup(m->base, scope, tmp);
+    const std::string &name = m->member.text;
+    if (base->kind != K::Record && base->kind != K::Map) {
+      tmp = Value::null();
+      return &tmp;
+    }
+    if (base->kind == K::Record && name == "kind") {
+      Value kind = Value::string(base->s); // `base` may be `tmp`
+      tmp = std::move(kind);
+      return &tmp;
+    }
+    if (base->kind == K::Record && base->s == "image" && name == "registry") {
+      const Value *ref = base->field("ref");
+      Value registry = ref && ref->kind == K::String ? Value::string(imageRegistry(ref->s)) : Value::null();
+      tmp = std::move(registry);
+      return &tmp;
+    }
+    if (const Value *f = base->field(name)) {
+      if (base != &tmp)
+        return f;
+      Value field = std::move(*const_cast<Value *>(f)); // a field of `tmp` itself
+      tmp = std::move(field);
+      return &tmp;
+    }
+    tmp = Value::null();
+    return &tmp;
+  }
+  tmp = eval(e, scope);
+  return &tmp;
 }
 
 static bool numeric(const Value &v) { return v.kind == K::Int || v.kind == K::Float; }
@@ -285,26 +322,11 @@ Value Evaluator::eval(const Expr *e, const EvalScope &scope) const {
   if (!e)
     return Value::null();
   switch (e->kind) {
-  case ExprKind::Name: {
-    const std::string &n = cast<NameExpr>(e)->name;
-    if (n == "env" && scope.env)
-      return *scope.env;
-    if (n == "service" && scope.service)
-      return *scope.service;
-    const Value *bare = scope.bare == PredScope::Environment ? scope.env
-                        : scope.bare == PredScope::Unit      ? scope.service
-                                                             : nullptr;
-    if (bare)
-      if (const Value *f = bare->field(n))
-        return *f;
-    Value v;
-    v.kind = K::Name; // enum member or reference, compared by name
-    v.s = n;
-    return v;
-  }
+  case ExprKind::Name:
   case ExprKind::Member: {
-    auto *m = cast<MemberExpr>(e);
-    return member(eval(m->base, scope), m->member.text);
+    Value tmp;
+    const Value *v = lookup(e, scope, tmp);
+    return v == &tmp ? std::move(tmp) : *v;
   }
   case ExprKind::Unary: {
     auto *u = cast<UnaryExpr>(e);
@@ -348,7 +370,11 @@ Value Evaluator::eval(const Expr *e, const EvalScope &scope) const {
     }
     return Value::boolean(b->op == BinaryOp::And ? lv && rv : lv || rv);
   }
-  Value l = eval(b->lhs, scope), r = eval(b->rhs, scope);
+  // Operands by reference: comparing `service.artifact.kind` must not copy
+  // the service record (this runs for every rule and constraint of every unit).
+  Value lhsTmp, rhsTmp;
+  const Value &l = *lookup(b->lhs, scope, lhsTmp);
+  const Value &r = *lookup(b->rhs, scope, rhsTmp);
   switch (b->op) {
   case BinaryOp::Eq: return Value::boolean(l == r);
   case BinaryOp::Ne: return Value::boolean(l != r);

@@ -37,7 +37,11 @@ public:
 private:
   Value recordValue(const RecordSig &rec, const std::vector<std::pair<std::string, const ast::Expr *>> &set,
                     const EvalScope *subst) const;
-  Value member(const Value &base, const std::string &name) const;
+  /// A name or member chain (`env.tier`, `service.artifact.ref`) without
+  /// copying the records it walks: a pointer into the scope, or to `tmp`
+  /// when the value had to be computed. Any other expression is evaluated
+  /// into `tmp`.
+  const Value *lookup(const ast::Expr *e, const EvalScope &scope, Value &tmp) const;
   const Stdlib &std_;
 };
 

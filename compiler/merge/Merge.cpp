@@ -5,6 +5,8 @@
 #include "compiler/merge/Eval.h"
 #include "compiler/sema/Cycles.h"
 
+#include <llvm/ADT/SmallVector.h>
+#include <llvm/ADT/StringMap.h>
 #include <llvm/Support/Casting.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <map>
 #include <unordered_map>
 #include <set>
+#include <tuple>
 
 namespace dpl {
 
@@ -55,15 +58,17 @@ int compareValues(const Value &a, const Value &b) {
 
 class Merger {
 public:
-  Merger(const Model &model, DiagnosticEngine &diags)
+  /// `full` false: only what diagnostics need (`deployc check`); see `full_`.
+  Merger(const Model &model, DiagnosticEngine &diags, bool full)
       : model_(model), std_(*model.stdlib), diags_(diags), eval_(std_),
-        serviceSchema_(std_.schema("service")), envSchema_(std_.schema("environment")) {}
+        serviceSchema_(std_.schema("service")), envSchema_(std_.schema("environment")), full_(full) {}
 
   MergeResult run() {
     MergeResult out;
     if (!serviceSchema_ || !envSchema_)
       return out;
     buildEnvironments();
+    indexFields();
     // Units in a stable order: services by name, then environments by name.
     std::vector<const ServiceInfo *> services;
     for (auto &s : model_.services)
@@ -75,24 +80,65 @@ public:
       envs.push_back(&e);
     std::sort(envs.begin(), envs.end(),
               [](auto *a, auto *b) { return a->decl->name.text < b->decl->name.text; });
+    numEnvs_ = envs.size();
+    whenByEnv_.assign(model_.rules.size() * numEnvs_, -1);
+    std::vector<const Value *> envValues;
+    for (const EnvironmentInfo *e : envs)
+      envValues.push_back(&envValues_[e->decl->name.text]);
+    DependsOnByEnv deps(envs.size());
+    for (size_t i = 0; i < envs.size(); ++i)
+      deps[i].first = &envs[i]->decl->name.text;
     for (const ServiceInfo *s : services) {
-      Value base = serviceBase(*s);
-      for (const EnvironmentInfo *e : envs)
-        out.units.push_back(mergeUnit(*s, base, *e));
+      // What every unit of the service shares: computed once, not per unit.
+      ServiceShared shared{serviceBase(*s), {}, {}};
+      for (const RuleInfo *rule : candidateRules(s->decl->name.text)) {
+        WhenDeps deps = whenDeps(*rule);
+        if (deps == WhenDeps::None || deps == WhenDeps::Service) {
+          // The same for every environment: decided here, once.
+          EvalScope scope{envValues.empty() ? nullptr : envValues[0], &shared.base, PredScope::Rule};
+          if (rule->when && !isTrue(eval_.eval(rule->when, scope)))
+            continue;
+        }
+        shared.rules.push_back({rule, deps});
+      }
+      shared.fields.resize(serviceSchema_->fields.size());
+      for (const Stmt *st : s->decl->body)
+        if (auto *fs = dyn_cast<FieldStmt>(st))
+          if (auto it = fieldIndex_.find(fs->name.text); it != fieldIndex_.end())
+            shared.fields[it->second].push_back(fs);
+      for (size_t i = 0; i < envs.size(); ++i) {
+        Unit u = mergeUnit(*s, shared, *envs[i], *envValues[i], i);
+        // A service without dependencies cannot be on a cycle: not a node.
+        if (const ResolvedField *f = u.field("depends_on"); f && !f->value.items.empty()) {
+          DependsOn d{&s->decl->name.text, {}, f->where.range};
+          for (const Value &v : f->value.items)
+            d.services.push_back(v.s);
+          deps[i].second.push_back(std::move(d));
+        }
+        if (full_)
+          out.units.push_back(std::move(u));
+      }
     }
-    checkDependencyCycles(out);
+    checkDependencyCycles(deps);
     out.environments = envValues_;
     return out;
   }
 
 private:
   // ----------------------------------------------------------- provenance
-  Provenance provenance(const Owned &owned, llvm::SMRange range, std::string block) const {
+  /// Where a value, guard or constraint came from. Diagnostics need only
+  /// the range and the stakeholder; the file, line and block label are for
+  /// the plan and `explain`, so `check` does not build them (`block` is
+  /// called only when they are).
+  template <typename BlockLabel>
+  Provenance provenance(const Owned &owned, llvm::SMRange range, BlockLabel block) const {
     Provenance p;
-    p.file = owned.file ? owned.file->relPath : "";
     p.stakeholder = owned.owner ? owned.owner->name : "";
-    p.block = std::move(block);
     p.range = range;
+    if (!full_)
+      return p;
+    p.file = owned.file ? owned.file->relPath : "";
+    p.block = block();
     LineCol lc = diags_.sources().lineCol(range.Start);
     p.line = lc.line;
     p.column = lc.column;
@@ -114,6 +160,20 @@ private:
       envValues_[env.decl->name.text] = recordOf(env.decl->name.text, "environment", *envSchema_,
                                                  env.decl->body, &scope);
     }
+  }
+
+  /// Service schema field name → index, and the `defaults` values of each
+  /// field (in declaration order), so a unit does not rescan every block
+  /// for every field.
+  void indexFields() {
+    for (size_t i = 0; i < serviceSchema_->fields.size(); ++i)
+      fieldIndex_.try_emplace(serviceSchema_->fields[i].name, unsigned(i));
+    defaultsByField_.resize(serviceSchema_->fields.size());
+    for (auto &d : model_.defaults)
+      for (const Stmt *s : d.decl->body)
+        if (auto *fs = dyn_cast<FieldStmt>(s))
+          if (auto it = fieldIndex_.find(fs->name.text); it != fieldIndex_.end())
+            defaultsByField_[it->second].push_back({&d, fs});
   }
 
   Value recordOf(const std::string &name, const char *kind, const RecordSig &schema,
@@ -158,7 +218,79 @@ private:
   struct AppliedBlock {
     const InStmt *in;
     Rank rank;
-    std::string label;
+    std::string label; ///< "service api, in prod-eu"; empty unless `full_`
+  };
+
+  /// What a rule's `when` reads. In rule scope a bare name is only a name,
+  /// so `env` and `service` are the only inputs; a `when` that does not read
+  /// `service` is decided once per environment, one that does not read
+  /// `env` once per service (a `when` runs for every unit otherwise).
+  enum class WhenDeps : uint8_t { None, Env, Service, Both };
+
+  static void mentions(const Expr *e, bool &env, bool &service) {
+    if (!e)
+      return;
+    switch (e->kind) {
+    case ExprKind::Name: {
+      const std::string &n = cast<NameExpr>(e)->name;
+      env |= n == "env";
+      service |= n == "service";
+      return;
+    }
+    case ExprKind::Member: mentions(cast<MemberExpr>(e)->base, env, service); return;
+    case ExprKind::Unary: mentions(cast<UnaryExpr>(e)->operand, env, service); return;
+    case ExprKind::Binary:
+      mentions(cast<BinaryExpr>(e)->lhs, env, service);
+      mentions(cast<BinaryExpr>(e)->rhs, env, service);
+      return;
+    case ExprKind::List:
+      for (const Expr *el : cast<ListExpr>(e)->elements)
+        mentions(el, env, service);
+      return;
+    default: return; // literals, records, maps: evaluated without the scope
+    }
+  }
+
+  WhenDeps whenDeps(const RuleInfo &rule) {
+    auto [it, added] = whenDeps_.try_emplace(&rule, WhenDeps::None);
+    if (added) {
+      bool env = false, service = false;
+      mentions(rule.when, env, service);
+      it->second = env && service ? WhenDeps::Both : env ? WhenDeps::Env : service ? WhenDeps::Service : WhenDeps::None;
+    }
+    return it->second;
+  }
+
+  static bool isTrue(const Value &v) { return v.kind == Value::Kind::Bool && v.b; }
+
+  /// Whether `rule` applies to the unit of `shared`'s service in `env`.
+  bool ruleApplies(const RuleInfo &rule, WhenDeps deps, const EvalScope &scope, size_t envIndex) {
+    if (!rule.when || deps == WhenDeps::None || deps == WhenDeps::Service)
+      return true; // decided per service already
+    if (deps == WhenDeps::Both)
+      return isTrue(eval_.eval(rule.when, scope));
+    int8_t &known = whenByEnv_[size_t(&rule - model_.rules.data()) * numEnvs_ + envIndex];
+    if (known < 0)
+      known = isTrue(eval_.eval(rule.when, scope));
+    return known;
+  }
+
+  /// What every unit of one service shares.
+  struct ServiceShared {
+    Value base;                               ///< serviceBase()
+    /// candidateRules() whose `when` may hold for some environment, with
+    /// what that `when` still depends on.
+    std::vector<std::pair<const RuleInfo *, WhenDeps>> rules;
+    /// The service's own FieldStmts per schema field, in source order.
+    std::vector<llvm::SmallVector<const FieldStmt *, 1>> fields;
+  };
+
+  /// A candidate before it is evaluated.
+  struct Source {
+    const Expr *expr;
+    Rank rank;
+    const Owned *owned;        ///< null for the stdlib default
+    const AppliedBlock *block; ///< for `in` overrides
   };
 
   std::vector<AppliedBlock> appliedBlocks(const ServiceInfo &svc, const Value &env, const Value &base) const {
@@ -169,7 +301,8 @@ private:
       auto *in = dyn_cast<InStmt>(s);
       if (!in || !in->predicate)
         continue;
-      std::string label = "service " + svc.decl->name.text + ", in " + sourceText(in->predicate->range);
+      std::string label =
+          full_ ? "service " + svc.decl->name.text + ", in " + sourceText(in->predicate->range) : std::string();
       if (auto *n = dyn_cast<NameExpr>(in->predicate); n && model_.environment(n->name)) {
         if (n->name == envName)
           out.push_back({in, Rank::InEnvironment, label});
@@ -182,82 +315,99 @@ private:
     return out;
   }
 
-  Unit mergeUnit(const ServiceInfo &svc, const Value &base, const EnvironmentInfo &envInfo) {
+  Unit mergeUnit(const ServiceInfo &svc, const ServiceShared &shared, const EnvironmentInfo &envInfo,
+                 const Value &env, size_t envIndex) {
     const std::string &envName = envInfo.decl->name.text;
-    const Value &env = envValues_[envName];
+    const Value &base = shared.base;
     Unit unit;
     unit.service = svc.decl->name.text;
     unit.environment = envName;
-    std::string unitName = unit.service + "@" + envName;
     std::vector<AppliedBlock> blocks = appliedBlocks(svc, env, base);
     // `${env.name}`, `${service.name}` and environment fields are known now.
     EvalScope subst{&env, &base, PredScope::Rule};
+
+    // The FieldStmts of the applied `in` blocks, by schema field index.
+    llvm::SmallVector<std::tuple<unsigned, const AppliedBlock *, const FieldStmt *>, 4> blockFields;
+    for (const AppliedBlock &b : blocks)
+      for (const Stmt *s : b.in->body)
+        if (auto *fs = dyn_cast<FieldStmt>(s))
+          if (auto it = fieldIndex_.find(fs->name.text); it != fieldIndex_.end())
+            blockFields.push_back({it->second, &b, fs});
 
     // Fields.
     Value final;
     final.kind = Value::Kind::Record;
     final.s = "service";
+    final.fields.reserve(serviceSchema_->fields.size() + 1);
     final.fields.push_back({"name", Value::string(unit.service)});
-    for (const FieldSig &f : serviceSchema_->fields) {
-      std::vector<Candidate> cands;
-      if (f.defaultValue) {
-        Provenance p;
-        p.block = "stdlib";
-        cands.push_back({eval_.valueOf(f.defaultValue, f.type, &subst), Rank::StdlibDefault, p});
-      }
-      for (auto &d : model_.defaults)
-        for (const Stmt *s : d.decl->body)
-          if (auto *fs = dyn_cast<FieldStmt>(s); fs && fs->name.text == f.name)
-            cands.push_back({eval_.valueOf(fs->value, f.type, &subst), Rank::Defaults,
-                             provenance(d, fs->value->range, "defaults")});
-      for (const Stmt *s : svc.decl->body)
-        if (auto *fs = dyn_cast<FieldStmt>(s); fs && fs->name.text == f.name)
-          cands.push_back({eval_.valueOf(fs->value, f.type, &subst), Rank::Service,
-                           provenance(svc, fs->value->range, "service " + unit.service)});
-      for (const AppliedBlock &b : blocks)
-        for (const Stmt *s : b.in->body)
-          if (auto *fs = dyn_cast<FieldStmt>(s); fs && fs->name.text == f.name)
-            cands.push_back({eval_.valueOf(fs->value, f.type, &subst), b.rank, provenance(svc, fs->value->range, b.label)});
+    unit.fields.reserve(serviceSchema_->fields.size());
+    llvm::SmallVector<Source, 8> sources;
+    for (unsigned i = 0; i < serviceSchema_->fields.size(); ++i) {
+      const FieldSig &f = serviceSchema_->fields[i];
+      sources.clear();
+      if (f.defaultValue)
+        sources.push_back({f.defaultValue, Rank::StdlibDefault, nullptr, nullptr});
+      for (auto &[d, fs] : defaultsByField_[i])
+        sources.push_back({fs->value, Rank::Defaults, d, nullptr});
+      for (const FieldStmt *fs : shared.fields[i])
+        sources.push_back({fs->value, Rank::Service, &svc, nullptr});
+      for (auto &[index, b, fs] : blockFields)
+        if (index == i)
+          sources.push_back({fs->value, b->rank, &svc, b});
       ResolvedField rf;
       rf.name = f.name;
-      if (!cands.empty()) {
+      if (!sources.empty()) {
         // Strongest rank wins; stable order keeps source order within a rank.
-        std::stable_sort(cands.begin(), cands.end(),
-                         [](const Candidate &a, const Candidate &b) { return a.rank > b.rank; });
-        checkConflict(f.name, cands, unitName, svc);
-        rf.value = cands[0].value;
+        std::stable_sort(sources.begin(), sources.end(),
+                         [](const Source &a, const Source &b) { return a.rank > b.rank; });
+        // The weaker candidates only show up in the plan and `explain`
+        // (`overridden`): `check` evaluates the strongest rank alone, which is
+        // all the conflict check looks at.
+        std::vector<Candidate> cands;
+        for (const Source &src : sources) {
+          if (!full_ && src.rank != sources[0].rank)
+            break;
+          cands.push_back({eval_.valueOf(src.expr, f.type, &subst), src.rank, where(src, unit.service)});
+        }
+        checkConflict(f.name, cands, unit, svc);
+        rf.value = std::move(cands[0].value);
         rf.rank = cands[0].rank;
-        rf.where = cands[0].where;
-        rf.overridden.assign(cands.begin() + 1, cands.end());
+        rf.where = std::move(cands[0].where);
+        if (full_)
+          rf.overridden.assign(std::make_move_iterator(cands.begin() + 1), std::make_move_iterator(cands.end()));
       }
       final.fields.push_back({f.name, rf.value});
       unit.fields.push_back(std::move(rf));
     }
 
     // Guards: the service's, its applicable `in` blocks', applicable rules'.
+    // Guards give no diagnostics, so `check` only selects the rules (their
+    // constraints are checked below) and merges no guard.
     std::vector<std::pair<const RequireStmt *, Provenance>> requests;
-    for (const Stmt *s : svc.decl->body)
-      if (auto *r = dyn_cast<RequireStmt>(s))
-        requests.push_back({r, provenance(svc, r->range, "service " + unit.service)});
-    for (const AppliedBlock &b : blocks)
-      for (const Stmt *s : b.in->body)
+    auto serviceLabel = [&] { return "service " + unit.service; };
+    if (full_) {
+      for (const Stmt *s : svc.decl->body)
         if (auto *r = dyn_cast<RequireStmt>(s))
-          requests.push_back({r, provenance(svc, r->range, b.label)});
+          requests.push_back({r, provenance(svc, r->range, serviceLabel)});
+      for (const AppliedBlock &b : blocks)
+        for (const Stmt *s : b.in->body)
+          if (auto *r = dyn_cast<RequireStmt>(s))
+            requests.push_back({r, provenance(svc, r->range, [&] { return b.label; })});
+    }
     EvalScope ruleScope{&env, &base, PredScope::Rule};
     std::vector<const RuleInfo *> rules;
-    for (const RuleInfo *rulePtr : candidateRules(unit.service)) {
+    for (auto [rulePtr, deps] : shared.rules) {
       const RuleInfo &rule = *rulePtr;
-      if (rule.when) {
-        Value w = eval_.eval(rule.when, ruleScope);
-        if (w.kind != Value::Kind::Bool || !w.b)
-          continue;
-      }
+      if (!ruleApplies(rule, deps, ruleScope, envIndex))
+        continue;
       rules.push_back(&rule);
-      for (const Stmt *s : rule.decl->body)
-        if (auto *r = dyn_cast<RequireStmt>(s))
-          requests.push_back({r, provenance(rule, r->range, "rule " + rule.decl->name.text)});
+      if (full_)
+        for (const Stmt *s : rule.decl->body)
+          if (auto *r = dyn_cast<RequireStmt>(s))
+            requests.push_back({r, provenance(rule, r->range, [&] { return "rule " + rule.decl->name.text; })});
     }
-    mergeGuards(unit, requests, subst);
+    if (full_)
+      mergeGuards(unit, requests, subst);
 
     // Constraints over the final values.
     EvalScope finalScope{&env, &final, PredScope::Unit};
@@ -266,17 +416,20 @@ private:
         auto *c = dyn_cast<ConstrainStmt>(s);
         if (!c || !c->predicate || isa<ErrorExpr>(c->predicate))
           continue;
+        Value r = eval_.eval(c->predicate, finalScope);
+        bool holds = r.isNull() || (r.kind == Value::Kind::Bool && r.b);
+        if (holds && !full_)
+          continue; // `check` reports violations only
         ConstraintResult cr;
         cr.expr = c->predicate;
         cr.text = sourceText(c->predicate->range);
         cr.rule = rule->decl->name.text;
-        cr.where = provenance(*rule, c->range, "rule " + cr.rule);
-        Value r = eval_.eval(c->predicate, finalScope);
+        cr.where = provenance(*rule, c->range, [&] { return "rule " + cr.rule; });
         cr.applicable = !r.isNull();
-        cr.holds = r.isNull() || (r.kind == Value::Kind::Bool && r.b);
-        std::string fieldName = constrainedField(c->predicate);
+        cr.holds = holds;
+        const std::string &fieldName = constrainedField(c);
         if (!cr.holds)
-          reportViolation(unit, svc, fieldName, cr, unitName);
+          reportViolation(unit, svc, fieldName, cr);
         else if (cr.applicable)
           for (auto &rf : unit.fields)
             if (rf.name == fieldName)
@@ -285,6 +438,8 @@ private:
         unit.constraints.push_back(std::move(cr));
       }
 
+    if (!full_)
+      return unit;
     // What the unit waits for: upstream environments, then dependencies.
     for (auto &a : envInfo.after)
       if (model_.environment(a))
@@ -297,20 +452,54 @@ private:
     return unit;
   }
 
+  /// The provenance of a field candidate.
+  Provenance where(const Source &src, const std::string &service) const {
+    if (!src.owned) {
+      Provenance p;
+      p.block = "stdlib";
+      return p;
+    }
+    llvm::SMRange range = src.expr->range;
+    switch (src.rank) {
+    case Rank::Defaults: return provenance(*src.owned, range, [] { return std::string("defaults"); });
+    case Rank::Service: return provenance(*src.owned, range, [&] { return "service " + service; });
+    default: return provenance(*src.owned, range, [&] { return src.block->label; });
+    }
+  }
+
   // -------------------------------------------------------- merged cycles
+  /// A unit's merged `depends_on`: the services and where the value was set.
+  struct DependsOn {
+    const std::string *service;
+    std::vector<std::string> services;
+    llvm::SMRange at;
+    bool operator==(const DependsOn &o) const {
+      return *service == *o.service && services == o.services && at.Start == o.at.Start && at.End == o.at.End;
+    }
+  };
+  /// Per environment (by name), the merged non-empty `depends_on` of each
+  /// service, by service name.
+  using DependsOnByEnv = std::vector<std::pair<const std::string *, std::vector<DependsOn>>>;
+
   /// `depends_on` as merged per environment must stay acyclic: an `in`
   /// block can close a cycle that the service-level check (E501) cannot see.
-  void checkDependencyCycles(const MergeResult &merged) {
-    std::map<std::string, std::map<std::string, const ResolvedField *>> byEnv;
-    for (const Unit &u : merged.units)
-      byEnv[u.environment][u.service] = u.field("depends_on");
+  void checkDependencyCycles(const DependsOnByEnv &byEnv) {
     std::set<std::set<std::string>> reported;
-    for (auto &[env, deps] : byEnv) {
+    for (size_t e = 0; e < byEnv.size(); ++e) {
+      const std::string &env = *byEnv[e].first;
+      const std::vector<DependsOn> &deps = byEnv[e].second;
+      // An environment with the same edges as an earlier one (usual: no
+      // `in` block sets `depends_on`) has the same cycles, all reported.
+      bool seen = false;
+      for (size_t earlier = 0; earlier < e && !seen; ++earlier)
+        seen = byEnv[earlier].second == deps;
+      if (seen)
+        continue;
       CycleGraph g;
-      for (auto &[svc, f] : deps) {
-        auto &edges = g[svc];
-        for (const Value &d : f ? f->value.items : std::vector<Value>{})
-          edges.push_back({d.s, f->where.range});
+      for (const DependsOn &f : deps) {
+        auto &edges = g.try_emplace(g.end(), *f.service)->second;
+        for (const std::string &d : f.services)
+          edges.push_back({d, f.at});
       }
       forEachCycle(g, [&](const std::vector<std::string> &nodes, const std::vector<const CycleEdge *> &edges) {
         // One report per set of services, whichever environment shows it first.
@@ -428,8 +617,8 @@ private:
   }
 
   // -------------------------------------------------------------- conflicts
-  void checkConflict(const std::string &field, const std::vector<Candidate> &cands,
-                     const std::string &unitName, const ServiceInfo &svc) {
+  void checkConflict(const std::string &field, const std::vector<Candidate> &cands, const Unit &unit,
+                     const ServiceInfo &svc) {
     Rank top = cands[0].rank;
     std::vector<const Candidate *> same;
     for (auto &c : cands)
@@ -454,12 +643,21 @@ private:
     }
     // The error sits at the last value in source order; notes at the others.
     const Candidate *primary = same.back();
+    std::string unitName = unit.service + "@" + unit.environment;
     // Nickel's three labels: each value with its stakeholder, and where they met.
     auto d = diags_.report(DiagId::E600, primary->where.range, field, unitName, rankName(top), list);
     for (auto *c : same)
       d.note(c->where.range, DiagId::N015, toSource(c->value), c->where.stakeholder.empty() ? "?" : c->where.stakeholder);
     d.note(svc.decl->name.range, DiagId::N019, unitName, svc.decl->name.text);
     d.hint(DiagId::N017, field);
+  }
+
+  /// constrainedField() of a constraint, computed once.
+  const std::string &constrainedField(const ConstrainStmt *c) {
+    auto [it, added] = constrainedFields_.try_emplace(c);
+    if (added)
+      it->second = constrainedField(c->predicate);
+    return it->second;
   }
 
   /// The service field a constraint is about: its first bare name or
@@ -484,7 +682,7 @@ private:
   }
 
   void reportViolation(const Unit &unit, const ServiceInfo &svc, const std::string &fieldName,
-                       const ConstraintResult &cr, const std::string &unitName) {
+                       const ConstraintResult &cr) {
     const ResolvedField *rf = nullptr;
     for (auto &f : unit.fields)
       if (f.name == fieldName)
@@ -492,6 +690,7 @@ private:
     llvm::SMRange at = rf && rf->where.range.Start.isValid() ? rf->where.range : svc.decl->name.range;
     if (!reportedViolations_.insert({at.Start.getPointer(), cr.expr}).second)
       return;
+    std::string unitName = unit.service + "@" + unit.environment;
     std::string shown = rf ? toSource(rf->value) : "";
     if (rf && rf->value.kind == Value::Kind::Record && fieldName == "artifact" && rf->value.s == "image")
       if (const Value *ref = rf->value.field("ref"))
@@ -626,7 +825,21 @@ private:
   Evaluator eval_;
   const RecordSig *serviceSchema_;
   const RecordSig *envSchema_;
+  /// Build everything a unit shows (provenance with files, lines and block
+  /// labels, overridden candidates, guards, constraint texts, waits_for).
+  /// False for `deployc check`, which needs only the diagnostics: the units
+  /// are dropped once checked, and building their contents was most of the
+  /// time of a large check.
+  bool full_;
   std::map<std::string, Value> envValues_;
+  llvm::StringMap<unsigned> fieldIndex_;
+  std::vector<std::vector<std::pair<const DefaultsInfo *, const FieldStmt *>>> defaultsByField_;
+  std::unordered_map<const ConstrainStmt *, std::string> constrainedFields_;
+  std::unordered_map<const RuleInfo *, WhenDeps> whenDeps_;
+  /// A `when` that reads only `env`, per (rule index × numEnvs_ +
+  /// environment index): -1 not evaluated yet, else whether it holds.
+  std::vector<int8_t> whenByEnv_;
+  size_t numEnvs_ = 0;
   bool indexed_ = false;
   std::vector<size_t> unfiltered_;
   std::unordered_map<std::string, std::vector<size_t>> byName_, byPrefix_;
@@ -636,8 +849,8 @@ private:
 
 } // namespace
 
-MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags) {
-  return Merger(model, diags).run();
+MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags, bool keepUnits) {
+  return Merger(model, diags, keepUnits).run();
 }
 
 } // namespace dpl

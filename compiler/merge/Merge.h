@@ -86,7 +86,12 @@ struct MergeResult {
 
 /// Merges every unit of `model`. Conflicts (E600) and constraint violations
 /// (E601) are reported to `diags`, once per distinct cause, with notes at
-/// every location and its stakeholder.
-MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags);
+/// every location and its stakeholder. With `keepUnits` false every unit is
+/// still merged and checked, with the same diagnostics, but `units` stays
+/// empty and what only a kept unit shows is not built (file and line
+/// provenance, overridden candidates, guards, constraint texts, waits_for):
+/// `deployc check` needs only the diagnostics, and keeping 200 000 units
+/// with their provenance costs gigabytes.
+MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags, bool keepUnits = true);
 
 } // namespace dpl

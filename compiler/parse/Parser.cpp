@@ -80,6 +80,59 @@ std::string printableChar(const std::string &s) {
   return fmt::format("U+{:04X}", cp);
 }
 
+/// What the pre-parse scans need to know about a token type, decided once
+/// from the vocabulary instead of comparing every token's text (building
+/// each token's text was a large share of the parse).
+enum TokenClass : uint16_t {
+  OpenBracket = 1 << 0,   ///< `(` `[` `{`
+  CloseBracket = 1 << 1,  ///< `)` `]` `}`
+  PrefixOp = 1 << 2,      ///< `not` `-`
+  Separator = 1 << 3,     ///< `;` `,` `{` `}`
+  Dot = 1 << 4,
+  ChainOp = 1 << 5,       ///< `or` `and` `+` `-`
+  NameKeyword = 1 << 6,   ///< isNameKeyword()
+  DeclKeyword = 1 << 7,   ///< starts a declaration
+  SemiOrClose = 1 << 8,   ///< `;` `}`: a declaration may follow
+};
+
+bool isNameKeyword(const std::string &s);
+
+/// TokenClass bits by token type.
+const std::vector<uint16_t> &tokenClasses(const antlr4::dfa::Vocabulary &v) {
+  static const std::vector<uint16_t> classes = [&] {
+    std::vector<uint16_t> out(v.getMaxTokenType() + 1, 0);
+    for (size_t i = 0; i <= v.getMaxTokenType(); ++i) {
+      std::string lit = v.getLiteralName(i);
+      if (lit.size() < 2 || lit.front() != '\'')
+        continue;
+      std::string s = lit.substr(1, lit.size() - 2);
+      uint16_t c = 0;
+      if (s == "(" || s == "[" || s == "{")
+        c |= OpenBracket;
+      if (s == ")" || s == "]" || s == "}")
+        c |= CloseBracket;
+      if (s == "not" || s == "-")
+        c |= PrefixOp;
+      if (s == ";" || s == "," || s == "{" || s == "}")
+        c |= Separator;
+      if (s == ".")
+        c |= Dot;
+      if (s == "or" || s == "and" || s == "+" || s == "-")
+        c |= ChainOp;
+      if (isNameKeyword(s))
+        c |= NameKeyword;
+      if (s == "owner" || s == "stakeholder" || s == "group" || s == "environment" || s == "defaults" ||
+          s == "service" || s == "rule" || s == "guard" || s == "record" || s == "schema" || s == "enum")
+        c |= DeclKeyword;
+      if (s == ";" || s == "}")
+        c |= SemiOrClose;
+      out[i] = c;
+    }
+    return out;
+  }();
+  return classes;
+}
+
 /// Keywords that the grammar also accepts as names (see `ident` in DPL.g4).
 bool isNameKeyword(const std::string &s) {
   static const std::set<std::string> k = {"owner", "stakeholder", "group", "environment", "defaults",
@@ -457,12 +510,27 @@ private:
   }
   llvm::SMRange range(antlr4::tree::TerminalNode *n) { return n ? range(n->getSymbol()) : llvm::SMRange(); }
 
+  /// A token's text, taken from the source buffer: ANTLR's getText()
+  /// converts the UTF-32 input back to UTF-8 into a new string every time.
+  /// Tokens conjured by error recovery have no place in the buffer and keep
+  /// ANTLR's text.
+  std::string tokenText(antlr4::Token *t) {
+    if (!t || t->getType() == antlr4::Token::EOF || t->getStartIndex() == kNoIndex)
+      return t ? t->getText() : std::string();
+    llvm::SMRange r = range(t);
+    return std::string(r.Start.getPointer(), r.End.getPointer());
+  }
+
   ast::Name name(DPLParser::IdentContext *c) {
     if (!c || !c->getStart() || c->getStart()->getType() == antlr4::Token::EOF)
       return {};
     // A token inserted by error recovery has no text of its own.
     if (c->getStart()->getStartIndex() == kNoIndex)
       return {};
+    // An ident is one token; whatever its node (recovery may make it an
+    // error node), its text is that token's.
+    if (c->children.size() == 1 && c->getStop() == c->getStart())
+      return {tokenText(c->getStart()), range(c)};
     return {c->getText(), range(c)};
   }
 
@@ -687,7 +755,7 @@ private:
           acc = b;
         }
       } else if (auto *t = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
-        std::string op = t->getText();
+        std::string op = tokenText(t->getSymbol());
         opRange = range(t);
         if (op == "||" || op == "&&")
           diags_.report(DiagId::E111, opRange, op, op == "||" ? "or" : "and");
@@ -710,7 +778,7 @@ private:
   }
   ast::Expr *buildNot(DPLParser::NotExprContext *c) {
     if (c->notExpr()) {
-      if (c->getStart()->getText() == "!")
+      if (tokenText(c->getStart()) == "!")
         diags_.report(DiagId::E111, range(c->getStart()), "!", "not");
       auto *u = ctx_.make<ast::UnaryExpr>(range(c));
       u->op = ast::UnaryOp::Not;
@@ -763,7 +831,7 @@ private:
       if (child == c->primary())
         continue;
       if (auto *t = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
-        afterDot = t->getText() == ".";
+        afterDot = tokenText(t->getSymbol()) == ".";
         continue;
       }
       if (auto *id = dynamic_cast<DPLParser::IdentContext *>(child)) {
@@ -823,7 +891,7 @@ private:
 
   ast::Expr *buildLiteral(DPLParser::LiteralContext *c) {
     antlr4::Token *t = c->getStart();
-    std::string text = t->getText();
+    std::string text = tokenText(t);
     llvm::SMRange r = range(t);
     switch (t->getType()) {
     case DPLLexer::INT: {
@@ -871,7 +939,7 @@ private:
 
   /// `1h30m`, `500ms`, `2d`: one or more number+unit segments.
   ast::Expr *buildDuration(antlr4::Token *t) {
-    std::string text = t->getText();
+    std::string text = tokenText(t);
     llvm::SMRange r = range(t);
     auto *e = ctx_.make<ast::DurationExpr>(r);
     e->spelling = text;
@@ -911,7 +979,7 @@ private:
   }
 
   ast::StringExpr *buildString(antlr4::Token *t) {
-    std::string text = t->getText();
+    std::string text = tokenText(t);
     llvm::SMRange r = range(t);
     auto *e = ctx_.make<ast::StringExpr>(r);
     const char *base = r.Start.getPointer();
@@ -1019,6 +1087,7 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   lexer.addErrorListener(&quiet);
   antlr4::CommonTokenStream tokens(&lexer);
   tokens.fill();
+  const std::vector<uint16_t> &classes = tokenClasses(lexer.getVocabulary());
 
   // Lexical problems and nesting depth, before the parser sees anything.
   unsigned depth = 0, prefixRun = 0, chain = 0, memberRun = 0;
@@ -1051,26 +1120,26 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
     }
     if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL)
       continue;
-    std::string s = t->getText();
-    if (s == "(" || s == "[" || s == "{") {
+    uint16_t cls = type < classes.size() ? classes[type] : 0;
+    if (cls & OpenBracket) {
       ++depth;
-    } else if (s == ")" || s == "]" || s == "}") {
+    } else if (cls & CloseBracket) {
       depth = depth ? depth - 1 : 0;
     }
-    prefixRun = (s == "not" || s == "-") ? prefixRun + 1 : 0;
+    prefixRun = (cls & PrefixOp) ? prefixRun + 1 : 0;
     // Operators since the last separator: the checker recurses along a chain.
     // Only operators that chain count (comparisons do not associate): binary
     // `or`/`and`/`+`/`-` in one expression, and `.` in one member chain.
-    if (s == ";" || s == "," || s == "{" || s == "}")
+    if (cls & Separator)
       chain = 0;
-    if (s == ".")
+    if (cls & Dot)
       ++memberRun;
-    else if (type != DPLLexer::IDENT && !isNameKeyword(s))
+    else if (type != DPLLexer::IDENT && !(cls & NameKeyword))
       memberRun = 0;
-    bool chained = s == "or" || s == "and" || s == "+" || s == "-";
+    bool chained = cls & ChainOp;
     if (chained)
       ++chain;
-    if ((chain > options.maxChain || memberRun > options.maxChain) && (chained || s == ".") && !tooDeep) {
+    if ((chain > options.maxChain || memberRun > options.maxChain) && (chained || (cls & Dot)) && !tooDeep) {
       diags.report(DiagId::E110, locAt(t->getStartIndex()), options.maxChain);
       tooDeep = true;
       out->parsedOk = false;
@@ -1091,33 +1160,31 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   std::vector<size_t> starts;
   {
     unsigned d = 0;
-    std::string prevText;
+    uint16_t prevClass = 0;
     size_t n = tokens.size();
     for (size_t i = 0; i < n; ++i) {
       antlr4::Token *t = tokens.get(i);
       if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL || t->getType() == antlr4::Token::EOF)
         continue;
       size_t type = t->getType();
-      std::string s = t->getText();
-      if (s == "(" || s == "[" || s == "{")
+      uint16_t cls = type < classes.size() ? classes[type] : 0;
+      if (cls & OpenBracket)
         ++d;
-      else if ((s == ")" || s == "]" || s == "}") && d)
+      else if ((cls & CloseBracket) && d)
         --d;
-      bool declKeyword = type == DPLLexer::T__0 /* owner */ || s == "stakeholder" || s == "group" ||
-                         s == "environment" || s == "defaults" || s == "service" || s == "rule" ||
-                         s == "guard" || s == "record" || s == "schema" || s == "enum";
+      bool declKeyword = cls & DeclKeyword;
       // A declaration keyword starts a chunk only where a declaration can
       // start: after `;` or `}` at depth 0 (`schema service {` is one chunk).
-      bool boundary = declKeyword && type != DPLLexer::IDENT && (prevText == ";" || prevText == "}");
+      bool boundary = declKeyword && type != DPLLexer::IDENT && (prevClass & SemiOrClose);
       // A declaration keyword in column 1 inside an unclosed block is almost
       // always a forgotten `}`: end the chunk there (one "expected `}`")
       // instead of reading the rest of the file as fields of the open block.
-      if (boundary && d > 0 && t->getCharPositionInLine() == 0 && s != "(" && s != "[" && s != "{") {
+      if (boundary && d > 0 && t->getCharPositionInLine() == 0 && !(cls & OpenBracket)) {
         d = 0;
       }
       if (starts.empty() || (d == 0 && boundary))
         starts.push_back(i);
-      prevText = std::move(s);
+      prevClass = cls;
     }
   }
   ASTBuilder builder(ctx, diags, text, offsets);

@@ -6,8 +6,13 @@
 #include "runtime/plan/Plan.h"
 
 #include <gtest/gtest.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/Path.h>
 
+#include <algorithm>
 #include <functional>
+#include <limits>
 
 using namespace dpl;
 
@@ -44,6 +49,21 @@ std::string loadError(const std::string &text) {
 
 llvm::json::Object &unit0(llvm::json::Object &root) {
   return *(*root.getArray("units"))[0].getAsObject();
+}
+
+/// The example plan with `edit` applied and its hash recomputed, as
+/// `deployc compile` would have written it.
+std::string rehashed(const std::function<void(llvm::json::Object &)> &edit) {
+  auto v = llvm::json::parse(examplePlan());
+  EXPECT_TRUE(bool(v));
+  llvm::json::Object &root = *v->getAsObject();
+  edit(root);
+  llvm::json::Object body;
+  for (const auto &[key, value] : root)
+    if (key != "hash")
+      body.try_emplace(key, value);
+  root["hash"] = sha256Of(llvm::json::Value(std::move(body)));
+  return prettyJson(*v);
 }
 
 } // namespace
@@ -138,4 +158,112 @@ TEST(PlanLoader, MissingFileNamesThePath) {
 TEST(PlanLoader, RejectsDeepNestingWithoutRecursing) {
   std::string deep = std::string(100000, '[') + std::string(100000, ']');
   EXPECT_EQ(loadError(deep), "not a plan: JSON nested deeper than 64 levels");
+}
+
+// Found by fuzz_frontend (docs/fuzzing.md): the loader copied each
+// environment's object and erased `name` and `after`; LLVM 14's json::Object
+// revives an erased member when it is copied again (here when the vector of
+// environments grows), reading it from freed memory (ASan: heap-use-after-free).
+TEST(PlanLoader, EnvironmentFieldsSurviveCopies) {
+  auto plan = runtime::loadPlan(examplePlan());
+  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  ASSERT_EQ(plan->environments.size(), 4u);
+  std::vector<runtime::PlanEnvironment> copies = plan->environments;
+  for (const runtime::PlanEnvironment &e : copies) {
+    EXPECT_EQ(e.fields.get("name"), nullptr) << e.name;
+    EXPECT_EQ(e.fields.get("after"), nullptr) << e.name;
+    EXPECT_NE(e.fields.get("tier"), nullptr) << e.name;
+  }
+}
+
+/// Every `*.dpl` below `dir`, read into memory with paths relative to it.
+static std::vector<SourceText> readTree(const std::string &dir) {
+  std::vector<SourceText> texts;
+  std::error_code ec;
+  for (llvm::sys::fs::recursive_directory_iterator it(dir, ec), end; it != end && !ec; it.increment(ec)) {
+    if (llvm::sys::path::extension(it->path()) != ".dpl")
+      continue;
+    auto buf = llvm::MemoryBuffer::getFile(it->path());
+    EXPECT_TRUE(bool(buf)) << it->path();
+    if (buf)
+      texts.push_back({it->path().substr(dir.size() + 1), (*buf)->getBuffer().str()});
+  }
+  EXPECT_FALSE(ec) << ec.message();
+  return texts;
+}
+
+// The in-memory entry point the fuzzer uses (fuzz/FuzzFrontend.cpp) compiles
+// a tree exactly as reading it from disk does, whatever order it gets the
+// files in.
+TEST(Compilation, InMemoryTreeCompilesLikeTheDirectory) {
+  CompileOptions opts;
+  opts.root = std::string(DEPLOYC_SOURCE_DIR) + "/examples/acme";
+  opts.stdlibDir = DEPLOYC_STDLIB_DIR;
+  opts.policyTexts = readTree(opts.root);
+  opts.stdlibTexts = readTree(opts.stdlibDir);
+  ASSERT_EQ(opts.policyTexts.size(), 11u);
+  std::reverse(opts.policyTexts.begin(), opts.policyTexts.end());
+  Compilation comp(opts);
+  ASSERT_TRUE(comp.run());
+  EXPECT_EQ(comp.policyFileCount(), 11u);
+  EXPECT_EQ(prettyJson(lowerPlan(*comp.model(), comp.merged())), examplePlan());
+}
+
+// Found by fuzz_plan_loader: LLVM 14's parser reads an integer literal beyond
+// int64_t as INT64_MAX, and numbers at or above 2^63 were printed as integer
+// literals, so a loaded plan, printed again, no longer loaded (its content
+// changed under its hash). A timeout of 2^63 seconds also overflowed
+// int64_t when printed (UBSan: float-cast-overflow).
+TEST(PlanLoader, HugeNumbersPrintBackAsTheyWereRead) {
+  std::string text = rehashed([](llvm::json::Object &root) {
+    llvm::json::Object &u = unit0(root);
+    (*u.getObject("config"))["replicas"] = 1.6397105843297379e19;
+    for (llvm::json::Value &s : *u.getArray("states"))
+      if (*s.getAsObject()->getString("kind") == "apply")
+        (*s.getAsObject())["timeout_seconds"] = 0x1p63;
+  });
+  auto plan = runtime::loadPlan(text);
+  ASSERT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+  std::string printed = prettyJson(runtime::toJson(*plan));
+  EXPECT_NE(printed.find("\"replicas\": 1.6397105843297378e+19"), std::string::npos);
+  EXPECT_NE(printed.find("\"timeout_seconds\": 9.223372036854776e+18"), std::string::npos);
+  auto again = runtime::loadPlan(printed);
+  ASSERT_TRUE(bool(again)) << llvm::toString(again.takeError());
+  EXPECT_EQ(prettyJson(runtime::toJson(*again)), printed);
+}
+
+TEST(CanonicalJson, NumbersReadBackTheSame) {
+  for (llvm::json::Value v : {llvm::json::Value(0x1p63), llvm::json::Value(1.6397105843297379e19),
+                              llvm::json::Value(-1e19), llvm::json::Value(std::numeric_limits<int64_t>::max()),
+                              llvm::json::Value(std::numeric_limits<int64_t>::min()), llvm::json::Value(0.01)}) {
+    std::string text = canonicalJson(v);
+    auto back = llvm::json::parse(text);
+    ASSERT_TRUE(bool(back)) << text;
+    EXPECT_EQ(canonicalJson(*back), text);
+    EXPECT_EQ(*back->getAsNumber(), *v.getAsNumber()) << text;
+  }
+  EXPECT_EQ(canonicalJson(llvm::json::Value(0x1p63)), "9.223372036854776e+18");
+  EXPECT_EQ(canonicalJson(llvm::json::Value(std::numeric_limits<int64_t>::max())), "9223372036854775807");
+}
+
+// Found with the fix above: the parser reads 1e999 as infinity, which prints
+// as null. A timeout must be a finite number of seconds.
+TEST(PlanLoader, RejectsInfiniteTimeout) {
+  std::string text = examplePlan();
+  size_t at = text.find("\"timeout_seconds\": ");
+  ASSERT_NE(at, std::string::npos);
+  size_t end = text.find_first_of(",\n}", at);
+  text.replace(at, end - at, "\"timeout_seconds\": 1e999");
+  EXPECT_NE(loadError(text).find("timeout_seconds: expected a number of seconds ≥ 0"), std::string::npos)
+      << loadError(text);
+}
+
+// Found by fuzz_plan_loader: `"next": ""` loaded (no state is named "" so
+// nothing checked it), but toJson leaves an empty `next` out, and the
+// printed plan then failed to load (missing field `next`).
+TEST(PlanLoader, RejectsEmptyStateNames) {
+  EXPECT_EQ(loadError(edited([](auto &r) { (*(*unit0(r).getArray("states"))[0].getAsObject())["next"] = ""; })),
+            "units[0].states[0].next: expected a state name, found an empty string");
+  EXPECT_EQ(loadError(edited([](auto &r) { (*(*unit0(r).getArray("states"))[1].getAsObject())["name"] = ""; })),
+            "units[0].states[1].name: expected a state name, found an empty string");
 }
