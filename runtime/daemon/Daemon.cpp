@@ -214,7 +214,7 @@ llvm::Expected<TickReport> Daemon::tickOnce(int64_t nowMs) {
   // come later): their guards see "no data", which never passes.
   if (llvm::Error e = store_.recordObservations(obs.units, nowMs))
     return e;
-  StepResult r = step(plan_, *state, obs, nowMs);
+  StepResult r = step(plan_, std::move(*state), obs, nowMs);
   // Convergence: a settled unit whose runtime drifted from its desired
   // version (the release it succeeded with, or the version a rollback
   // restored) is re-applied when `self_heal` is on (the default); the repair

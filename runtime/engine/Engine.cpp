@@ -271,7 +271,8 @@ private:
         for (const std::string &w : s.waitsFor) {
           // Only positive success lets a unit proceed.
           if (!upstreamDone(u, run, w)) {
-            run.waitingOn = "waiting for " + w;
+            if (run.waitingOn.size() != 12 + w.size() || llvm::StringRef(run.waitingOn).drop_front(12) != w)
+              run.waitingOn = "waiting for " + w; // unchanged most ticks: no new string
             return;
           }
         }
@@ -553,9 +554,9 @@ int64_t parseInstant(const std::string &s) {
   return t * 1000;
 }
 
-StepResult step(const Plan &plan, const EngineState &state, const Observations &obs, int64_t nowMs) {
+StepResult step(const Plan &plan, EngineState state, const Observations &obs, int64_t nowMs) {
   StepResult out;
-  out.state = state;
+  out.state = std::move(state);
   Stepper(plan, obs, nowMs, out).run();
   return out;
 }

@@ -104,7 +104,8 @@ struct StepResult {
 int64_t parseInstant(const std::string &text);
 
 /// Advances every unit as far as the observations allow. Deterministic: the
-/// same inputs give the same outputs.
-StepResult step(const Plan &plan, const EngineState &state, const Observations &obs, int64_t nowMs);
+/// same inputs give the same outputs. `state` is taken by value: a caller
+/// that needs the old state keeps a copy; the daemon moves it in.
+StepResult step(const Plan &plan, EngineState state, const Observations &obs, int64_t nowMs);
 
 } // namespace dpl::runtime
