@@ -50,7 +50,9 @@ def say(text=""):
 
 
 def deployd(*args, check=True):
-    r = subprocess.run([DEPLOYD, *args, "--state", STATE], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    plan = ["--plan", PLAN] if args[0] in ("release", "resource", "history") else []
+    r = subprocess.run([DEPLOYD, *args, "--state", STATE, *plan], capture_output=True, text=True, timeout=60,
+                       cwd=ROOT)
     if check and r.returncode != 0:
         sys.exit(f"demo: deployd {' '.join(args)} failed (exit {r.returncode}):\n{r.stdout}{r.stderr}")
     return r.stdout

@@ -54,6 +54,9 @@ public:
       return fail("cannot create " + versions.string(), ec);
     fs::path dest = versions / version;
     if (!fs::is_directory(dest, ec)) {
+      if (!fs::is_directory(source, ec))
+        return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s: the artifact of %s, %s, is not a directory",
+                                       unit.id.c_str(), version.c_str(), source.c_str());
       // Copy into a temporary directory, then rename: a version directory is
       // either complete or absent.
       fs::path tmp = versions / ("." + version + ".tmp");

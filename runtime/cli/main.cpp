@@ -4,6 +4,7 @@
 #include "runtime/daemon/Daemon.h"
 
 #include <CLI/CLI.hpp>
+#include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/Format.h>
 #include <llvm/Support/FormatVariadic.h>
 #include <llvm/Support/raw_ostream.h>
@@ -50,17 +51,81 @@ int fail(const std::string &message, int code = ExitFailure) {
   return code;
 }
 
-std::unique_ptr<Store> openStore(const std::string &path) {
+enum class StoreMode { Create, CreateInExistingDir, MustExist };
+
+/// Opens the store at `path`. `run` creates it (and its directory); `release`
+/// creates it only in an existing directory (queueing a release before the
+/// first `run`); every other command needs an existing store, so that a
+/// mistyped --state or a wrong directory is an error, not an empty store.
+std::unique_ptr<Store> openStore(const std::string &path, StoreMode mode = StoreMode::MustExist) {
   std::error_code ec;
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty())
-    std::filesystem::create_directories(parent, ec);
+  namespace fs = std::filesystem;
+  fs::path parent = fs::path(path).parent_path();
+  if (fs::is_directory(path, ec)) {
+    fail("--state " + path + " is a directory; expected the store file (e.g. .deploy/state.db)", ExitUsage);
+    return nullptr;
+  }
+  if (!fs::exists(path, ec)) {
+    if (mode == StoreMode::MustExist) {
+      fail("no deployd store at " + path + " (start `deployd run` here, or pass --state FILE)", ExitUsage);
+      return nullptr;
+    }
+    if (mode == StoreMode::CreateInExistingDir && !parent.empty() && !fs::is_directory(parent, ec)) {
+      fail("no directory " + parent.string() + " for the store " + path + " (start `deployd run` here, or pass --state FILE)",
+           ExitUsage);
+      return nullptr;
+    }
+    if (!parent.empty())
+      fs::create_directories(parent, ec);
+  }
   auto store = openSqliteStore(path);
   if (!store) {
     fail(llvm::toString(store.takeError()), ExitUsage);
     return nullptr;
   }
   return std::move(*store);
+}
+
+/// The plan that names the services, units and resources a command refers
+/// to; nullptr (after an error message) when it cannot be loaded.
+std::unique_ptr<Plan> planFor(const std::string &planPath, const char *why) {
+  auto plan = loadPlanFile(planPath);
+  if (!plan) {
+    fail(llvm::toString(plan.takeError()) + " (the plan is needed " + why + "; pass --plan FILE)", ExitUsage);
+    return nullptr;
+  }
+  return std::make_unique<Plan>(std::move(*plan));
+}
+
+/// The closest of `names` to `typo`, for "did you mean" (edit distance ≤ 3).
+std::string closest(const std::string &typo, const std::vector<std::string> &names) {
+  std::string best;
+  unsigned bestDistance = 4;
+  for (const std::string &n : names) {
+    unsigned d = llvm::StringRef(typo).edit_distance(n, true, bestDistance);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = n;
+    }
+  }
+  return best.empty() ? "" : "; did you mean `" + best + "`?";
+}
+
+int unknownUnit(const Plan &plan, const std::string &unit, const std::string &planPath) {
+  std::vector<std::string> ids;
+  for (auto &u : plan.units)
+    ids.push_back(u.id);
+  return fail("unknown unit `" + unit + "` in " + planPath + closest(unit, ids), ExitUsage);
+}
+
+/// A version is a non-empty word of letters, digits and `.`, `_`, `+`, `-`
+/// (it names directories, log files and process arguments).
+bool validVersion(const std::string &v) {
+  if (v.empty() || v.size() > 128 || v[0] == '.' || v[0] == '-')
+    return false;
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    return isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '+' || c == '-';
+  });
 }
 
 /// Parses "30s", "500ms", "2m" into milliseconds; -1 when malformed.
@@ -114,7 +179,7 @@ int runDaemon(const std::string &planPath, const std::string &statePath, const s
     return fail("--clock-rate: expected a factor in (0, 1000]", ExitUsage);
   clock.rate = clockRate;
   clock.origin = std::chrono::steady_clock::now();
-  auto store = openStore(statePath);
+  auto store = openStore(statePath, StoreMode::Create);
   if (!store)
     return ExitUsage;
   // One engine per store: a second `run` is refused while the first holds the lock.
@@ -172,9 +237,24 @@ int down(const std::string &planPath, const std::string &statePath) {
   return daemon.stopAll() ? ExitFailure : ExitOk;
 }
 
-int release(const std::string &statePath, const std::string &service, const std::string &version,
-            const std::string &by) {
-  auto store = openStore(statePath);
+int release(const std::string &statePath, const std::string &planPath, const std::string &service,
+            const std::string &version, const std::string &by) {
+  if (!validVersion(version))
+    return fail("invalid version `" + version +
+                    "`: expected letters, digits, `.`, `_`, `+` or `-`, not starting with `.` or `-`",
+                ExitUsage);
+  auto plan = planFor(planPath, "to check the service name");
+  if (!plan)
+    return ExitUsage;
+  bool known = false;
+  std::vector<std::string> names;
+  for (auto &svc : plan->services) {
+    known |= svc.name == service;
+    names.push_back(svc.name);
+  }
+  if (!known)
+    return fail("unknown service `" + service + "` in " + planPath + closest(service, names), ExitUsage);
+  auto store = openStore(statePath, StoreMode::CreateInExistingDir);
   if (!store)
     return ExitUsage;
   // The id is allocated inside the transaction: two concurrent `release`
@@ -198,7 +278,7 @@ int approve(const std::string &statePath, const std::string &planPath, const std
     return fail(llvm::toString(plan.takeError()), ExitUsage);
   const PlanUnit *unit = plan->unit(unitId);
   if (!unit)
-    return fail("unknown unit `" + unitId + "` in " + planPath, ExitUsage);
+    return unknownUnit(*plan, unitId, planPath);
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
@@ -233,9 +313,39 @@ int approve(const std::string &statePath, const std::string &planPath, const std
   return ExitOk;
 }
 
-int resource(const std::string &statePath, const std::string &name, const std::string &value) {
+int resource(const std::string &statePath, const std::string &planPath, const std::string &name,
+             const std::string &value) {
   if (value != "ready" && value != "not-ready")
     return fail("expected `ready` or `not-ready`, found `" + value + "`", ExitUsage);
+  // The name must be one a `resource` guard of the plan waits for (with
+  // `${version}` standing for any version).
+  auto plan = planFor(planPath, "to check the resource name");
+  if (!plan)
+    return ExitUsage;
+  std::vector<std::string> names;
+  bool known = false;
+  for (auto &u : plan->units)
+    for (auto &st : u.states)
+      if (st.guard == "resource") {
+        std::string pattern = st.params.getString("name").getValueOr("").str();
+        names.push_back(pattern);
+        size_t at = pattern.find("${version}");
+        if (at == std::string::npos)
+          known |= pattern == name;
+        else
+          known |= name.size() > pattern.size() - 10 && name.compare(0, at, pattern, 0, at) == 0 &&
+                   name.compare(name.size() - (pattern.size() - at - 10), std::string::npos, pattern, at + 10,
+                                std::string::npos) == 0;
+      }
+  if (!known) {
+    std::string hint = closest(name, names);
+    if (hint.empty() && !names.empty()) {
+      std::sort(names.begin(), names.end());
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+      hint = "; its resource guards wait for " + llvm::join(names.begin(), names.begin() + std::min<size_t>(names.size(), 8), ", ");
+    }
+    return fail("no resource guard in " + planPath + " waits for `" + name + "`" + hint, ExitUsage);
+  }
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
@@ -247,9 +357,15 @@ int resource(const std::string &statePath, const std::string &name, const std::s
 
 /// `rollback SERVICE@ENV` / `resume SERVICE@ENV`: recorded in the store and
 /// carried out (and journalled) by the running engine at its next tick.
-int pin(const std::string &statePath, const std::string &unit, const std::string &who, bool rollback) {
+int pin(const std::string &statePath, const std::string &planPath, const std::string &unit, const std::string &who,
+        bool rollback) {
   if (unit.find('@') == std::string::npos)
     return fail("expected a unit as SERVICE@ENV, found `" + unit + "`", ExitUsage);
+  auto plan = planFor(planPath, "to check the unit");
+  if (!plan)
+    return ExitUsage;
+  if (!plan->unit(unit))
+    return unknownUnit(*plan, unit, planPath);
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
@@ -384,7 +500,14 @@ int status(const std::string &statePath, const std::string &planPath, bool watch
   return ExitOk;
 }
 
-int history(const std::string &statePath, const std::string &unit) {
+int history(const std::string &statePath, const std::string &planPath, const std::string &unit) {
+  if (!unit.empty()) {
+    auto plan = planFor(planPath, "to check the unit");
+    if (!plan)
+      return ExitUsage;
+    if (!plan->unit(unit))
+      return unknownUnit(*plan, unit, planPath);
+  }
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
@@ -422,6 +545,8 @@ int main(int argc, char **argv) {
   rel->add_option("SERVICE", service)->required();
   rel->add_option("VERSION", version)->required();
   rel->add_option("--as", by, "Who creates the release");
+  std::string cmdPlan = ".deploy/plan.json";
+  rel->add_option("--plan", cmdPlan, "Compiled plan (to check the service name)");
   rel->add_option("--state", state, "State file (SQLite)");
 
   std::string unitId, who, approvePlan = ".deploy/plan.json";
@@ -435,15 +560,18 @@ int main(int argc, char **argv) {
   CLI::App *res = app.add_subcommand("resource", "Mark an external resource ready or not-ready");
   res->add_option("NAME", resName)->required();
   res->add_option("STATE", resValue)->required();
+  res->add_option("--plan", cmdPlan, "Compiled plan (to check the resource name)");
   res->add_option("--state", state, "State file (SQLite)");
 
   std::string pinUnit, pinBy = by;
   CLI::App *rb = app.add_subcommand("rollback", "Return SERVICE@ENV to its last known good version now, and pin it");
   rb->add_option("UNIT", pinUnit)->required();
   rb->add_option("--as", pinBy, "Who rolls back");
+  rb->add_option("--plan", cmdPlan, "Compiled plan (to check the unit)");
   rb->add_option("--state", state, "State file (SQLite)");
   CLI::App *resume = app.add_subcommand("resume", "Let queued releases deploy to SERVICE@ENV again");
   resume->add_option("UNIT", pinUnit)->required();
+  resume->add_option("--plan", cmdPlan, "Compiled plan (to check the unit)");
   resume->add_option("--state", state, "State file (SQLite)");
 
   CLI::App *stat = app.add_subcommand("status", "Show every unit's desired and actual version, state and what it waits on");
@@ -462,6 +590,7 @@ int main(int argc, char **argv) {
   std::string histUnit;
   CLI::App *hist = app.add_subcommand("history", "Show the decision journal");
   hist->add_option("UNIT", histUnit);
+  hist->add_option("--plan", cmdPlan, "Compiled plan (to check the unit)");
   hist->add_option("--state", state, "State file (SQLite)");
 
   try {
@@ -475,20 +604,20 @@ int main(int argc, char **argv) {
   if (run->parsed())
     return runDaemon(planPath, state, tick, untilIdle, clockStart, clockRate);
   if (rel->parsed())
-    return release(state, service, version, by);
+    return release(state, cmdPlan, service, version, by);
   if (appr->parsed())
     return approve(state, approvePlan, unitId, who);
   if (res->parsed())
-    return resource(state, resName, resValue);
+    return resource(state, cmdPlan, resName, resValue);
   if (rb->parsed())
-    return pin(state, pinUnit, pinBy, true);
+    return pin(state, cmdPlan, pinUnit, pinBy, true);
   if (resume->parsed())
-    return pin(state, pinUnit, pinBy, false);
+    return pin(state, cmdPlan, pinUnit, pinBy, false);
   if (stat->parsed())
     return status(state, statusPlan, watch, interval);
   if (dn->parsed())
     return down(downPlan, state);
   if (hist->parsed())
-    return history(state, histUnit);
+    return history(state, cmdPlan, histUnit);
   return ExitUsage;
 }

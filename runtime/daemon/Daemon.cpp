@@ -117,10 +117,10 @@ void Daemon::execute(const Action &a, int64_t nowMs) {
     llvm::Error e = a.kind == Action::Kind::Apply ? adapter->apply(*unit, a.version)
                                                    : adapter->rollback(*unit, a.version);
     if (e) {
-      log_(a.unit + ": " + (a.kind == Action::Kind::Apply ? "apply" : "rollback") + " failed: " +
-           llvm::toString(std::move(e)));
+      std::string why = llvm::toString(std::move(e));
+      log_(a.unit + ": " + (a.kind == Action::Kind::Apply ? "apply" : "rollback") + " failed: " + why);
       if (a.kind == Action::Kind::Apply)
-        applyFailed_[a.unit] = true;
+        applyFailed_[a.unit] = why;
       break;
     }
     if (a.kind == Action::Kind::Apply)
@@ -206,7 +206,10 @@ llvm::Expected<TickReport> Daemon::tickOnce(int64_t nowMs) {
       o = adapter->observe(u);
     else
       o.reachable = false;
-    o.applyFailed = applyFailed_.count(u.id) != 0;
+    if (auto failed = applyFailed_.find(u.id); failed != applyFailed_.end()) {
+      o.applyFailed = true;
+      o.applyError = failed->second;
+    }
     obs.units[u.id] = o;
   }
   obs.tests = tests_;

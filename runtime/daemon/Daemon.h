@@ -47,7 +47,7 @@ private:
   Store &store_;
   std::function<void(const std::string &)> log_;
   std::unique_ptr<Adapter> process_, static_;
-  std::map<std::string, bool> applyFailed_; ///< unit → the last apply failed
+  std::map<std::string, std::string> applyFailed_; ///< unit → why the last apply failed
   std::map<std::string, bool> tests_;       ///< "unit|release|state" → passed
   struct RunningTest {
     int pid;

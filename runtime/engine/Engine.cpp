@@ -298,7 +298,7 @@ private:
           return;
         }
         if (o && o->applyFailed)
-          return fail(u, run, s, "apply failed");
+          return fail(u, run, s, o->applyError.empty() ? "apply failed" : "apply failed: " + o->applyError);
         // Applied once the target version runs and its health is known
         // (a replica that does not listen yet is still starting).
         if (o && o->reachable && o->version == run.version && o->health != Health::Unknown) {

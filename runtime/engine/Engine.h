@@ -29,6 +29,7 @@ struct UnitObservation {
   std::string version;    ///< version running now ("" when nothing runs)
   Health health = Health::Unknown;
   bool applyFailed = false; ///< the adapter gave up on the last apply
+  std::string applyError;   ///< why, for the journal
   bool degraded = false;    ///< some replica of `version` is not running (drift)
 };
 

@@ -32,7 +32,9 @@ class Harness:
         self.sh(self.deployc, "compile", str(d), "-o", plan or self.plan)
 
     def cli(self, *args, check=True):
-        return self.sh(self.deployd, *args, "--state", self.state, check=check)
+        extra = ["--plan", self.plan] if args[0] in ("release", "rollback", "resume", "resource", "history") \
+            and "--plan" not in args else []
+        return self.sh(self.deployd, *args, "--state", self.state, *extra, check=check)
 
     def run(self, *extra, env=None, check=True):
         """`deployd run --until-idle`; returns the completed process."""
