@@ -91,7 +91,9 @@ fragment ESC : '\\' . ;
 LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN) ;
 BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;
 UNTERMINATED_COMMENT : '/*' (~'*' | '*'+ ~[*/])* '*'* -> channel(HIDDEN) ;
-WS : [ \t\r\n\f]+ -> channel(HIDDEN) ;
+// Whitespace is skipped rather than kept on the hidden channel: nothing reads
+// it, and a token object per run of blanks was a large share of lexing.
+WS : [ \t\r\n\f]+ -> skip ;
 // `#` comments (YAML/HCL habit): reported once, then skipped like a comment.
 HASH_COMMENT : '#' ~[\r\n]* -> channel(HIDDEN) ;
 // Anything else: reported once per run, invisible to the parser. A run is one

@@ -265,7 +265,10 @@ void BM_EngineStepAcme(benchmark::State &state) {
     s.releases.push_back({"r" + std::to_string(s.releases.size() + 1), svc, "1.0.0", "@ci", 0});
   Observations obs;
   for (const PlanUnit &u : plan.units) {
-    obs.units[u.id] = UnitObservation{true, "1.0.0", Health::Healthy, false, false};
+    UnitObservation o;
+    o.version = "1.0.0";
+    o.health = Health::Healthy;
+    obs.units[u.id] = o;
     for (const Release &r : s.releases)
       obs.approvals[u.id + "|" + r.id] = {"@sre-oncall", "@sre-lead"};
   }

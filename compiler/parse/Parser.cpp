@@ -24,13 +24,12 @@ class OffsetMap {
 public:
   /// `text` is what ANTLR sees; `skip` bytes (a UTF-8 BOM) precede it.
   OffsetMap(llvm::StringRef text, size_t skip) : size_(text.size()), skip_(skip) {
-    bool ascii = true;
     for (unsigned char c : text)
       if (c >= 0x80) {
-        ascii = false;
+        ascii_ = false;
         break;
       }
-    if (ascii)
+    if (ascii_)
       return;
     for (size_t i = 0; i < text.size(); ++i)
       if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80)
@@ -41,8 +40,10 @@ public:
       return skip_ + std::min(codePoint, size_);
     return skip_ + (codePoint < starts_.size() ? starts_[codePoint] : size_);
   }
+  bool ascii() const { return ascii_; }
 
 private:
+  bool ascii_ = true;
   size_t size_;
   size_t skip_;
   std::vector<uint32_t> starts_;
@@ -471,6 +472,14 @@ private:
   bool firstAt(size_t index) { return reportedAt_.insert(index).second; }
 };
 
+/// `t` as a T when T is its exact class. The generated context classes used
+/// with it have no subclasses, so this answers as dynamic_cast does, with
+/// one type_info comparison instead of a walk up the class hierarchy (the
+/// failed casts were about an eighth of building the AST).
+template <typename T> T *exactly(antlr4::tree::ParseTree *t) {
+  return t && typeid(*t) == typeid(T) ? static_cast<T *>(t) : nullptr;
+}
+
 /// Converts the parse tree to AST nodes. Tolerates the partial trees error
 /// recovery leaves behind: anything missing becomes an ErrorExpr or is skipped.
 class ASTBuilder {
@@ -537,24 +546,24 @@ private:
   // ----------------------------------------------------------- declarations
   ast::Decl *buildDecl(DPLParser::DeclContext *c) {
     using K = ast::DeclKind;
-    if (auto *d = dynamic_cast<DPLParser::OwnerDeclContext *>(c))
+    if (auto *d = exactly<DPLParser::OwnerDeclContext>(c))
       return named<ast::OwnerDecl>(c, d->ident());
-    if (auto *d = dynamic_cast<DPLParser::StakeholderDeclContext *>(c))
+    if (auto *d = exactly<DPLParser::StakeholderDeclContext>(c))
       return blockDecl(K::Stakeholder, c, d->ident(), d->block());
-    if (auto *d = dynamic_cast<DPLParser::EnvironmentDeclContext *>(c))
+    if (auto *d = exactly<DPLParser::EnvironmentDeclContext>(c))
       return blockDecl(K::Environment, c, d->ident(), d->block());
-    if (auto *d = dynamic_cast<DPLParser::DefaultsDeclContext *>(c))
+    if (auto *d = exactly<DPLParser::DefaultsDeclContext>(c))
       return blockDecl(K::Defaults, c, nullptr, d->block());
-    if (auto *d = dynamic_cast<DPLParser::ServiceDeclContext *>(c))
+    if (auto *d = exactly<DPLParser::ServiceDeclContext>(c))
       return blockDecl(K::Service, c, d->ident(), d->block());
-    if (auto *d = dynamic_cast<DPLParser::RuleDeclContext *>(c))
+    if (auto *d = exactly<DPLParser::RuleDeclContext>(c))
       return blockDecl(K::Rule, c, d->ident(), d->block());
-    if (auto *d = dynamic_cast<DPLParser::GroupDeclContext *>(c)) {
+    if (auto *d = exactly<DPLParser::GroupDeclContext>(c)) {
       auto *g = named<ast::GroupDecl>(c, d->ident());
       g->value = broken(c) ? error(c) : buildValue(d->value());
       return g;
     }
-    if (auto *d = dynamic_cast<DPLParser::GuardDeclContext *>(c)) {
+    if (auto *d = exactly<DPLParser::GuardDeclContext>(c)) {
       auto *g = named<ast::GuardDecl>(c, d->ident());
       for (auto *p : d->paramDecl())
         g->params.push_back(buildParam(p));
@@ -562,7 +571,7 @@ private:
         g->body = buildBlock(d->block());
       return g;
     }
-    if (auto *d = dynamic_cast<DPLParser::RecordDeclContext *>(c)) {
+    if (auto *d = exactly<DPLParser::RecordDeclContext>(c)) {
       auto ids = d->ident();
       auto *r = named<ast::RecordDecl>(c, ids.empty() ? nullptr : ids[0]);
       if (ids.size() > 1)
@@ -571,13 +580,13 @@ private:
         r->fields.push_back(buildParam(p));
       return r;
     }
-    if (auto *d = dynamic_cast<DPLParser::SchemaDeclContext *>(c)) {
+    if (auto *d = exactly<DPLParser::SchemaDeclContext>(c)) {
       auto *s = named<ast::SchemaDecl>(c, d->ident());
       for (auto *p : d->paramDecl())
         s->fields.push_back(buildParam(p));
       return s;
     }
-    if (auto *d = dynamic_cast<DPLParser::EnumDeclContext *>(c)) {
+    if (auto *d = exactly<DPLParser::EnumDeclContext>(c)) {
       auto ids = d->ident();
       auto *e = named<ast::EnumDecl>(c, ids.empty() ? nullptr : ids[0]);
       for (size_t i = 1; i < ids.size(); ++i)
@@ -666,30 +675,30 @@ private:
   bool broken(antlr4::tree::ParseTree *t) { return recovering && hasSyntaxError(t); }
 
   ast::Stmt *buildStmt(DPLParser::StmtContext *c) {
-    if (auto *s = dynamic_cast<DPLParser::FieldStmtContext *>(c)) {
+    if (auto *s = exactly<DPLParser::FieldStmtContext>(c)) {
       auto *f = ctx_.make<ast::FieldStmt>(range(c));
       f->name = name(s->ident());
       f->value = broken(c) ? error(c) : buildValue(s->value());
       return f;
     }
-    if (auto *s = dynamic_cast<DPLParser::InStmtContext *>(c)) {
+    if (auto *s = exactly<DPLParser::InStmtContext>(c)) {
       auto *i = ctx_.make<ast::InStmt>(range(c));
       i->predicate = broken(s->expr()) ? error(c) : buildExpr(s->expr());
       if (s->block())
         i->body = buildBlock(s->block());
       return i;
     }
-    if (auto *s = dynamic_cast<DPLParser::WhenStmtContext *>(c)) {
+    if (auto *s = exactly<DPLParser::WhenStmtContext>(c)) {
       auto *w = ctx_.make<ast::WhenStmt>(range(c));
       w->predicate = broken(c) ? error(c) : buildExpr(s->expr());
       return w;
     }
-    if (auto *s = dynamic_cast<DPLParser::ConstrainStmtContext *>(c)) {
+    if (auto *s = exactly<DPLParser::ConstrainStmtContext>(c)) {
       auto *w = ctx_.make<ast::ConstrainStmt>(range(c));
       w->predicate = broken(c) ? error(c) : buildExpr(s->expr());
       return w;
     }
-    if (auto *s = dynamic_cast<DPLParser::RequireStmtContext *>(c)) {
+    if (auto *s = exactly<DPLParser::RequireStmtContext>(c)) {
       auto *r = ctx_.make<ast::RequireStmt>(range(c));
       r->guard = name(s->ident());
       if (s->callArgs()) {
@@ -723,14 +732,14 @@ private:
   ast::Expr *buildValue(DPLParser::ValueContext *c) {
     if (!c)
       return ctx_.make<ast::ErrorExpr>(llvm::SMRange());
-    if (auto *r = dynamic_cast<DPLParser::RecordValueContext *>(c)) {
+    if (auto *r = exactly<DPLParser::RecordValueContext>(c)) {
       auto *rec = ctx_.make<ast::RecordExpr>(range(c));
       rec->kindName = name(r->ident());
       if (r->block())
         rec->body = buildBlock(r->block());
       return rec;
     }
-    if (auto *e = dynamic_cast<DPLParser::ExprValueContext *>(c))
+    if (auto *e = exactly<DPLParser::ExprValueContext>(c))
       return buildExpr(e->expr());
     return error(c);
   }
@@ -742,7 +751,7 @@ private:
     ast::BinaryOp pending{};
     llvm::SMRange opRange;
     for (auto *child : c->children) {
-      if (auto *operand = dynamic_cast<Operand *>(child)) {
+      if (auto *operand = exactly<Operand>(child)) {
         ast::Expr *rhs = buildOperand(operand);
         if (!acc) {
           acc = rhs;
@@ -830,22 +839,23 @@ private:
     for (auto *child : c->children) {
       if (child == c->primary())
         continue;
-      if (auto *t = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
-        afterDot = tokenText(t->getSymbol()) == ".";
-        continue;
-      }
-      if (auto *id = dynamic_cast<DPLParser::IdentContext *>(child)) {
+      // The rule contexts are tested first: they are the common children,
+      // and an exact-type test is cheaper than dynamic_cast's miss.
+      if (auto *id = exactly<DPLParser::IdentContext>(child)) {
         if (!afterDot)
           continue;
         auto *m = ctx_.make<ast::MemberExpr>(llvm::SMRange(acc->range.Start, range(id).End));
         m->base = acc;
         m->member = name(id);
         acc = m;
-      } else if (auto *args = dynamic_cast<DPLParser::CallArgsContext *>(child)) {
+      } else if (auto *args = exactly<DPLParser::CallArgsContext>(child)) {
         auto *call = ctx_.make<ast::CallExpr>(llvm::SMRange(acc->range.Start, range(args).End));
         call->callee = acc;
         call->args = buildArgs(args);
         acc = call;
+      } else if (auto *t = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
+        afterDot = tokenText(t->getSymbol()) == ".";
+        continue;
       }
       afterDot = false;
     }
@@ -853,9 +863,9 @@ private:
   }
 
   ast::Expr *buildPrimary(DPLParser::PrimaryContext *c) {
-    if (auto *l = dynamic_cast<DPLParser::LiteralExprContext *>(c))
+    if (auto *l = exactly<DPLParser::LiteralExprContext>(c))
       return l->literal() ? buildLiteral(l->literal()) : error(c);
-    if (auto *n = dynamic_cast<DPLParser::NameExprContext *>(c)) {
+    if (auto *n = exactly<DPLParser::NameExprContext>(c)) {
       ast::Name nm = name(n->ident());
       if (nm.empty())
         return error(c);
@@ -863,15 +873,15 @@ private:
       e->name = nm.text;
       return e;
     }
-    if (auto *p = dynamic_cast<DPLParser::ParenExprContext *>(c))
+    if (auto *p = exactly<DPLParser::ParenExprContext>(c))
       return buildExpr(p->expr());
-    if (auto *l = dynamic_cast<DPLParser::ListExprContext *>(c)) {
+    if (auto *l = exactly<DPLParser::ListExprContext>(c)) {
       auto *list = ctx_.make<ast::ListExpr>(range(c));
       for (auto *v : l->value())
         list->elements.push_back(buildValue(v));
       return list;
     }
-    if (auto *m = dynamic_cast<DPLParser::MapExprContext *>(c)) {
+    if (auto *m = exactly<DPLParser::MapExprContext>(c)) {
       auto *map = ctx_.make<ast::MapExpr>(range(c));
       for (auto *e : m->mapEntry()) {
         ast::MapEntry entry;
@@ -1060,6 +1070,64 @@ private:
 /// Silences ANTLR's default console output.
 class NullErrorListener : public antlr4::BaseErrorListener {};
 
+/// ANTLR's input stream, filled without the runtime's general UTF-8 →
+/// UTF-32 conversion when the text is ASCII (policy files nearly always
+/// are): that conversion copies the text into a std::string first and was
+/// about 5 % of the parse. Other text goes through ANTLR's own load(), so
+/// what the lexer sees is the same either way.
+class SourceInputStream : public antlr4::ANTLRInputStream {
+public:
+  SourceInputStream(llvm::StringRef text, bool ascii) {
+    if (!ascii) {
+      load(text.str());
+      return;
+    }
+    _data.resize(text.size());
+    for (size_t i = 0; i < text.size(); ++i)
+      _data[i] = static_cast<unsigned char>(text[i]);
+    p = 0;
+  }
+};
+
+/// A token stream over one chunk of the file's tokens, borrowed from the
+/// file's stream instead of copied (copying every token of every chunk was
+/// about 5 % of the parse). It is a
+/// CommonTokenStream so channel filtering and look-behind behave exactly as
+/// they did over a copy; its tokens are renumbered from 0 for the chunk, as
+/// a stream over a copy numbered them, since the error strategy and the
+/// recovery rely on token indices matching stream positions. That overwrites
+/// the file tokens' own indices, which nothing reads after the scans.
+class ChunkTokenStream : public antlr4::CommonTokenStream {
+public:
+  explicit ChunkTokenStream(antlr4::TokenSource *source) : CommonTokenStream(source) {}
+  ~ChunkTokenStream() override { releaseTokens(); }
+
+  /// Serves tokens [from, to) of `file`, then `eof` (owned by the caller).
+  void assign(antlr4::CommonTokenStream &file, size_t from, size_t to, antlr4::CommonToken *eof) {
+    releaseTokens();
+    _tokens.reserve(to - from + 1);
+    for (size_t i = from; i < to; ++i) {
+      // The lexer's factory makes CommonTokens.
+      auto *t = static_cast<antlr4::CommonToken *>(file.get(i));
+      t->setTokenIndex(i - from);
+      _tokens.emplace_back(t);
+    }
+    eof->setTokenIndex(to - from);
+    _tokens.emplace_back(eof);
+    _fetchedEOF = true;
+    setup(); // positions the stream at its first on-channel token, as fill() did
+  }
+
+private:
+  /// The tokens belong to the file's stream (and the chunk's EOF to the
+  /// caller): let go of them without deleting.
+  void releaseTokens() {
+    for (auto &t : _tokens)
+      (void)t.release();
+    _tokens.clear();
+  }
+};
+
 } // namespace
 
 ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
@@ -1080,7 +1148,7 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   OffsetMap offsets(program, bom);
   auto locAt = [&](size_t cp) { return llvm::SMLoc::getFromPointer(text.data() + offsets.byteOf(cp)); };
 
-  antlr4::ANTLRInputStream input(program.data(), program.size());
+  SourceInputStream input(program, offsets.ascii());
   DPLLexer lexer(&input);
   NullErrorListener quiet;
   lexer.removeErrorListeners();
@@ -1191,19 +1259,13 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   size_t eofIndex = tokens.size() - 1;
   for (size_t c = 0; c < starts.size(); ++c) {
     size_t from = starts[c], to = c + 1 < starts.size() ? starts[c + 1] : eofIndex;
-    std::vector<std::unique_ptr<antlr4::Token>> chunk;
-    chunk.reserve(to - from + 1);
-    for (size_t i = from; i < to; ++i)
-      chunk.push_back(std::make_unique<antlr4::CommonToken>(tokens.get(i)));
     // The chunk's EOF sits where the next chunk begins, so "expected `}`"
     // points at the next declaration, not at the end of the file.
-    auto eof = std::make_unique<antlr4::CommonToken>(tokens.get(to));
-    eof->setType(antlr4::Token::EOF);
+    antlr4::CommonToken eof(tokens.get(to));
+    eof.setType(antlr4::Token::EOF);
     bool atRealEof = to == eofIndex;
-    chunk.push_back(std::move(eof));
-    antlr4::ListTokenSource source(std::move(chunk));
-    antlr4::CommonTokenStream chunkTokens(&source);
-    chunkTokens.fill();
+    ChunkTokenStream chunkTokens(&lexer);
+    chunkTokens.assign(tokens, from, to, &eof);
 
     DPLParser parser(&chunkTokens);
     parser.removeErrorListeners();
