@@ -118,6 +118,15 @@ int unknownUnit(const Plan &plan, const std::string &unit, const std::string &pl
   return fail("unknown unit `" + unit + "` in " + planPath + closest(unit, ids), ExitUsage);
 }
 
+/// Checks that `unit` names a unit of the plan at `planPath`. Returns -1
+/// when it does, else the exit code (after the error message).
+int checkUnit(const std::string &planPath, const std::string &unit) {
+  auto plan = planFor(planPath, "to check the unit");
+  if (!plan)
+    return ExitUsage;
+  return plan->unit(unit) ? -1 : unknownUnit(*plan, unit, planPath);
+}
+
 /// A version is a non-empty word of letters, digits and `.`, `_`, `+`, `-`
 /// (it names directories, log files and process arguments).
 bool validVersion(const std::string &v) {
@@ -361,11 +370,8 @@ int pin(const std::string &statePath, const std::string &planPath, const std::st
         bool rollback) {
   if (unit.find('@') == std::string::npos)
     return fail("expected a unit as SERVICE@ENV, found `" + unit + "`", ExitUsage);
-  auto plan = planFor(planPath, "to check the unit");
-  if (!plan)
-    return ExitUsage;
-  if (!plan->unit(unit))
-    return unknownUnit(*plan, unit, planPath);
+  if (int rc = checkUnit(planPath, unit); rc >= 0)
+    return rc;
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
@@ -501,13 +507,9 @@ int status(const std::string &statePath, const std::string &planPath, bool watch
 }
 
 int history(const std::string &statePath, const std::string &planPath, const std::string &unit) {
-  if (!unit.empty()) {
-    auto plan = planFor(planPath, "to check the unit");
-    if (!plan)
-      return ExitUsage;
-    if (!plan->unit(unit))
-      return unknownUnit(*plan, unit, planPath);
-  }
+  if (!unit.empty())
+    if (int rc = checkUnit(planPath, unit); rc >= 0)
+      return rc;
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
