@@ -16,6 +16,7 @@ class Harness:
         self.work = pathlib.Path(work)
         self.state = str(self.work / "st.db")
         self.plan = str(self.work / "plan.json")
+        self.daemons = []  # background `deployd run`s, stopped by cleanup()
 
     def sh(self, *args, check=True, env=None, timeout=120):
         r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
@@ -44,9 +45,11 @@ class Harness:
     def start(self, *extra, env=None):
         """A long-running `deployd run` in the background (its log in work/)."""
         log = open(self.work / "deployd.log", "a")
-        return subprocess.Popen([self.deployd, "run", "--plan", self.plan, "--state", self.state,
-                                 "--tick", "100ms", *extra], stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, **(env or {})))
+        d = subprocess.Popen([self.deployd, "run", "--plan", self.plan, "--state", self.state,
+                              "--tick", "100ms", *extra], stdout=log, stderr=subprocess.STDOUT,
+                             env=dict(os.environ, **(env or {})))
+        self.daemons.append(d)
+        return d
 
     def status(self):
         """unit -> dict(release, desired, actual, state, waiting)."""
@@ -86,7 +89,12 @@ class Harness:
 
     def cleanup(self):
         """Stops every replica any test started (pid files are written by the
-        replicas themselves, so none is missed)."""
+        replicas themselves, so none is missed), and any `deployd run` a test
+        left running because it stopped early."""
+        for d in self.daemons:
+            if d.poll() is None:
+                d.kill()
+                d.wait(timeout=30)
         for pidfile in self.work.rglob("*.pid"):
             try:
                 pid = int(pidfile.read_text().split()[0])
