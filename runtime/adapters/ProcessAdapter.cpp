@@ -295,6 +295,9 @@ public:
         o.reachable = false;
         return o;
       }
+      o.version = version; // just probed: every replica runs and answers healthy
+      o.health = Health::Healthy;
+      return o;
     }
     const Instance *inst = find(state->instances, state->current);
     if (!inst)

@@ -97,6 +97,15 @@ std::unique_ptr<Plan> planFor(const std::string &planPath, const char *why) {
   return std::make_unique<Plan>(std::move(*plan));
 }
 
+/// Takes `STATE.lock` for the rest of the process (flock, released when it
+/// exits, however it exits). False when another process holds it: `run`
+/// and `down` exclude each other and themselves.
+bool holdRunLock(const std::string &statePath) {
+  std::string lockPath = statePath + ".lock";
+  int lock = open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  return lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0;
+}
+
 /// The closest of `names` to `typo`, for "did you mean" (edit distance ≤ 3).
 std::string closest(const std::string &typo, const std::vector<std::string> &names) {
   std::string best;
@@ -192,10 +201,8 @@ int runDaemon(const std::string &planPath, const std::string &statePath, const s
   if (!store)
     return ExitUsage;
   // One engine per store: a second `run` is refused while the first holds the lock.
-  std::string lockPath = statePath + ".lock";
-  int lock = open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
-    return fail("another `deployd run` is already using " + statePath + " (lock " + lockPath + " is held)",
+  if (!holdRunLock(statePath))
+    return fail("another `deployd run` is already using " + statePath + " (lock " + statePath + ".lock is held)",
                 ExitUsage);
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
@@ -234,14 +241,12 @@ int down(const std::string &planPath, const std::string &statePath) {
   auto plan = loadPlanFile(planPath);
   if (!plan)
     return fail(llvm::toString(plan.takeError()), ExitUsage);
-  std::string lockPath = statePath + ".lock";
-  int lock = open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
-    return fail("a `deployd run` is using " + statePath + " (lock " + lockPath + " is held); stop it first",
-                ExitUsage);
   auto store = openStore(statePath);
   if (!store)
     return ExitUsage;
+  if (!holdRunLock(statePath))
+    return fail("a `deployd run` is using " + statePath + " (lock " + statePath + ".lock is held); stop it first",
+                ExitUsage);
   Daemon daemon(*plan, *store, [](const std::string &line) { llvm::outs() << line << "\n"; });
   return daemon.stopAll() ? ExitFailure : ExitOk;
 }

@@ -49,6 +49,8 @@ std::string text(const llvm::json::Object &o, const char *key) {
   return "";
 }
 
+constexpr llvm::StringLiteral kWaitingFor("waiting for ");
+
 /// "api@prod-eu" → "api" (unit ids are SERVICE@ENV).
 llvm::StringRef serviceOf(llvm::StringRef unitId) { return unitId.split('@').first; }
 
@@ -271,8 +273,10 @@ private:
         for (const std::string &w : s.waitsFor) {
           // Only positive success lets a unit proceed.
           if (!upstreamDone(u, run, w)) {
-            if (run.waitingOn.size() != 12 + w.size() || llvm::StringRef(run.waitingOn).drop_front(12) != w)
-              run.waitingOn = "waiting for " + w; // unchanged most ticks: no new string
+            // Unchanged on most ticks: only a new text allocates.
+            llvm::StringRef current(run.waitingOn);
+            if (!(current.consume_front(kWaitingFor) && current == w))
+              run.waitingOn = (kWaitingFor + w).str();
             return;
           }
         }

@@ -59,7 +59,7 @@ struct UnitRun {
   RunPhase phase = RunPhase::Waiting;
   size_t state = 0;            ///< index into the plan unit's states
   int64_t enteredAtMs = 0;     ///< when the current state was entered
-  int64_t healthySinceMs = -1; ///< soak: start of the current healthy stretch
+  int64_t healthySinceMs = -1; ///< soak / metric `for`: start of the current passing stretch
   bool notified = false;       ///< resource: the one notification was sent
   bool testStarted = false;
   std::string waitingOn;       ///< why the run does not move, for `status`

@@ -13,9 +13,8 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from harness import Harness  # noqa: E402
 
-deployc, deployd, work, server = sys.argv[1:5]
-h = Harness(deployc, deployd, work)
-W = pathlib.Path(work)
+h, server = Harness.from_argv()
+W = h.work
 
 POLICY = """owner ops;
 stakeholder ops { paths = ["**"]; may = [environments, defaults, require]; services = ["*"]; }

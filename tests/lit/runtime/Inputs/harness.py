@@ -11,6 +11,13 @@ import urllib.request
 
 
 class Harness:
+    @staticmethod
+    def from_argv():
+        """(harness, demo server path) from a driver's arguments:
+        DEPLOYC DEPLOYD WORKDIR SERVER."""
+        deployc, deployd, work, server = sys.argv[1:5]
+        return Harness(deployc, deployd, work), server
+
     def __init__(self, deployc, deployd, work):
         self.deployc, self.deployd = deployc, deployd
         self.work = pathlib.Path(work)
