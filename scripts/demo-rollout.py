@@ -117,8 +117,8 @@ def act_on_waits(rows, done):
             name = waiting[len("waiting for resource "):]
             if name not in done:
                 done.add(name)
-                who = "the DB team" if name.startswith("payments-db-migration") else "the release managers"
-                say(f"  -- {who} mark {name} ready: {deployd('resource', name, 'ready').strip()}")
+                who = "the DB team marks" if name.startswith("payments-db-migration") else "the release managers mark"
+                say(f"  -- {who} {name} ready: {deployd('resource', name, 'ready').strip()}")
 
 
 def follow(until, what, follower, done):
