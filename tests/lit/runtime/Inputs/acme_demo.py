@@ -25,9 +25,18 @@ try:
                         "--root", str(root), "--deployd", deployd], capture_output=True, text=True, timeout=300)
     print(r.stdout, r.stderr, f"demo exit {r.returncode}", sep="\n")
     log = (root / ".deploy" / "deployd.log").read_text()
+    # A unit that waits on a resource is notified once; one that finds it
+    # already ready (marked while a parallel branch waited) is not at all.
     print("== notifications")
-    for line in sorted({l.split("  ", 1)[1].split(" (release")[0] for l in log.splitlines() if "  notify: " in l}):
-        print(line, "x", sum(1 for l in log.splitlines() if line in l))
+    per_unit = {}
+    for l in log.splitlines():
+        if "  notify: " in l:
+            unit, rest = l.split("  notify: ", 1)[1].split(" ", 1)
+            name = rest.split(" → ")[0].removeprefix("resource ")
+            per_unit.setdefault(name, {}).setdefault(unit, 0)
+            per_unit[name][unit] += 1
+    for name, units in sorted(per_unit.items()):
+        print(name, "notified:", len(units) >= 1, "at most once per unit:", max(units.values()) == 1)
 finally:
     subprocess.run([deployd, "down", "--plan", str(plan), "--state", str(root / ".deploy" / "state.db")],
                    capture_output=True, timeout=120)
