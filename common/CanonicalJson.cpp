@@ -94,13 +94,13 @@ void write(std::string &out, const llvm::json::Value &v, int indent, int depth) 
     for (const auto &e : o)
       entries.push_back(&e);
     std::sort(entries.begin(), entries.end(),
-              [](auto *a, auto *b) { return a->first.str() < b->first.str(); });
+              [](auto *a, auto *b) { return llvm::StringRef(a->first) < llvm::StringRef(b->first); });
     out += '{';
     for (size_t i = 0; i < entries.size(); ++i) {
       if (i)
         out += ',';
       newline(depth + 1);
-      writeString(out, entries[i]->first.str());
+      writeString(out, entries[i]->first);
       out += indent < 0 ? ":" : ": ";
       write(out, entries[i]->second, indent, depth + 1);
     }
@@ -126,10 +126,17 @@ std::string prettyJson(const llvm::json::Value &v) {
   return out + "\n";
 }
 
+void appendJson(std::string &out, const llvm::json::Value &v, bool pretty, int depth) {
+  write(out, v, pretty ? 2 : -1, depth);
+}
+
 std::string sha256Of(const llvm::json::Value &v) {
   std::string bytes = canonicalJson(v);
-  std::array<uint8_t, 32> digest =
-      llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size()));
+  return sha256Text(
+      llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size())));
+}
+
+std::string sha256Text(const std::array<uint8_t, 32> &digest) {
   std::string out = "sha256:";
   static const char *hex = "0123456789abcdef";
   for (uint8_t b : digest) {

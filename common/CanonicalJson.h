@@ -6,6 +6,8 @@
 
 #include <llvm/Support/JSON.h>
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 namespace dpl {
@@ -17,5 +19,12 @@ std::string canonicalJson(const llvm::json::Value &v);
 std::string prettyJson(const llvm::json::Value &v);
 /// "sha256:<64 lowercase hex digits>" of canonicalJson(v).
 std::string sha256Of(const llvm::json::Value &v);
+/// "sha256:<64 lowercase hex digits>" of a digest.
+std::string sha256Text(const std::array<uint8_t, 32> &digest);
+/// Appends `v` to `out`: canonical (compact) or pretty as if nested `depth`
+/// levels deep (its lines indented by 2 × depth spaces after the first), so
+/// that a large document can be written one member at a time with the same
+/// bytes as prettyJson / canonicalJson of the whole.
+void appendJson(std::string &out, const llvm::json::Value &v, bool pretty, int depth);
 
 } // namespace dpl

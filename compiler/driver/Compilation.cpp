@@ -236,7 +236,7 @@ bool Compilation::run() {
   // The merge needs a well-typed program: values of broken declarations
   // would only produce follow-on conflicts.
   if (!diags_.hasErrors())
-    merged_ = mergeProgram(*model_, diags_, options_.keepUnits);
+    merged_ = mergeProgram(*model_, diags_, options_.keepUnits, options_.unitSink);
   return !diags_.hasErrors();
 }
 

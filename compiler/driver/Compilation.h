@@ -32,6 +32,9 @@ struct CompileOptions {
   /// needs only the diagnostics and sets this to false: each unit is then
   /// dropped as soon as it is checked.
   bool keepUnits = true;
+  /// When set, the merge hands every unit to it instead of keeping it
+  /// (`deployc compile` writes the plan unit by unit). Not owned.
+  UnitSink *unitSink = nullptr;
   /// Files larger than this are rejected with E004 (bytes).
   uint64_t maxFileSize = 64ull << 20;
 };

@@ -43,9 +43,10 @@ void addCommon(CLI::App *cmd, CommonFlags &f) {
 /// policy errors 1), or -1 when the tree is clean and `comp` is ready.
 int compileTree(std::unique_ptr<dpl::Compilation> &comp, const std::string &dir, const CommonFlags &flags,
                 const std::string &diagFormat, bool machineToStdout, const char *argv0,
-                bool keepUnits = true) {
+                bool keepUnits = true, dpl::UnitSink *sink = nullptr) {
   dpl::CompileOptions opts;
   opts.keepUnits = keepUnits;
+  opts.unitSink = sink;
   opts.root = dir;
   opts.stdlibDir = flags.stdlib.empty() ? dpl::defaultStdlibDir(argv0) : flags.stdlib;
   opts.maxErrors = flags.maxErrors;
@@ -97,54 +98,97 @@ int runCheck(const std::string &dir, const CommonFlags &flags, const char *argv0
   return ok ? ExitOk : ExitErrors;
 }
 
-/// Writes `data` to `path` atomically: a temporary file in the same
-/// directory, then rename, so a failed write never leaves a partial plan.
-bool writeAtomically(const std::string &path, const std::string &data, std::string &error) {
-  llvm::SmallString<256> dir(path);
-  llvm::sys::path::remove_filename(dir);
-  if (dir.empty())
-    dir = ".";
-  llvm::SmallString<256> tmp;
-  int fd = -1;
-  llvm::SmallString<256> model(dir);
-  llvm::sys::path::append(model, ".deployc-plan-%%%%%%%%.tmp");
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, tmp)) {
-    error = "cannot create a file in `" + std::string(dir) + "`: " + ec.message();
-    return false;
-  }
-  {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os << data;
-    os.flush();
-    if (os.has_error()) {
-      error = "cannot write `" + std::string(tmp) + "`: " + os.error().message();
-      os.clear_error();
-      llvm::sys::fs::remove(tmp);
+/// A file written in place of `path` atomically: a temporary file in the
+/// same directory, renamed over `path` by commit(), so that a failed or
+/// abandoned write never leaves a partial plan. Removed unless committed.
+class AtomicFile {
+public:
+  /// False with `error` set when no file can be created next to `path`.
+  bool open(const std::string &path, std::string &error) {
+    path_ = path;
+    llvm::SmallString<256> dir(path);
+    llvm::sys::path::remove_filename(dir);
+    if (dir.empty())
+      dir = ".";
+    llvm::SmallString<256> model(dir);
+    llvm::sys::path::append(model, ".deployc-plan-%%%%%%%%.tmp");
+    int fd = -1;
+    if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, tmp_)) {
+      error = "cannot create a file in `" + std::string(dir) + "`: " + ec.message();
       return false;
     }
+    os_ = std::make_unique<llvm::raw_fd_ostream>(fd, /*shouldClose=*/true);
+    return true;
   }
-  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
-    error = "cannot write `" + path + "`: " + ec.message();
-    llvm::sys::fs::remove(tmp);
-    return false;
+  llvm::raw_fd_ostream &stream() { return *os_; }
+  /// Flushes, closes and renames; false with `error` set on any failure.
+  bool commit(std::string &error) {
+    os_->close();
+    if (os_->has_error()) {
+      error = "cannot write `" + std::string(tmp_) + "`: " + os_->error().message();
+      os_->clear_error();
+      return false;
+    }
+    if (std::error_code ec = llvm::sys::fs::rename(tmp_, path_)) {
+      error = "cannot write `" + path_ + "`: " + ec.message();
+      return false;
+    }
+    committed_ = true;
+    return true;
   }
-  return true;
-}
+  ~AtomicFile() {
+    if (os_ && !committed_) {
+      os_->close();
+      os_->clear_error();
+      llvm::sys::fs::remove(tmp_);
+    }
+  }
+
+private:
+  std::string path_;
+  llvm::SmallString<256> tmp_;
+  std::unique_ptr<llvm::raw_fd_ostream> os_;
+  bool committed_ = false;
+};
 
 /// `deployc compile DIR -o FILE`: exit 0 and the plan written, 1 on policy
-/// errors (no file written), 2 on usage or I/O errors.
+/// errors (no file written), 2 on usage or I/O errors. The plan is written
+/// while the merge runs, one unit at a time (dpl::PlanStreamWriter), into a
+/// temporary file that replaces FILE only when the compile is clean; to
+/// standard output (`-`) it is built in memory and printed at the end.
 int runCompile(const std::string &dir, const std::string &out, const CommonFlags &flags,
                const char *argv0) {
   std::unique_ptr<dpl::Compilation> comp;
-  if (int stop = compileTree(comp, dir, flags, flags.format, /*machineToStdout=*/false, argv0); stop >= 0)
+  AtomicFile file;
+  std::string error;
+  if (out != "-" && !file.open(out, error)) {
+    // Policy errors come first, as when nothing is written: check the tree.
+    if (int stop = compileTree(comp, dir, flags, flags.format, /*machineToStdout=*/false, argv0,
+                               /*keepUnits=*/false);
+        stop >= 0)
+      return stop;
+    llvm::errs() << "deployc: error: " << error << "\n";
+    return ExitUsage;
+  }
+  llvm::SmallVector<char, 0> memory;
+  llvm::raw_svector_ostream memoryStream(memory);
+  llvm::raw_pwrite_stream &os = out == "-" ? static_cast<llvm::raw_pwrite_stream &>(memoryStream)
+                                           : file.stream();
+  dpl::PlanStreamWriter writer(os);
+  if (int stop = compileTree(comp, dir, flags, flags.format, /*machineToStdout=*/false, argv0,
+                             /*keepUnits=*/false, &writer);
+      stop >= 0)
     return stop;
-  std::string plan = dpl::prettyJson(dpl::lowerPlan(*comp->model(), comp->merged()));
+  if (!writer.begun()) { // a clean tree is always merged; guard anyway
+    llvm::errs() << "deployc: error: internal: the merge did not run\n";
+    return ExitUsage;
+  }
+  writer.finish();
   if (out == "-") {
-    llvm::outs() << plan;
+    llvm::outs() << llvm::StringRef(memory.data(), memory.size());
     return ExitOk;
   }
-  std::string error;
-  if (!writeAtomically(out, plan, error)) {
+  if (!file.commit(error)) {
     llvm::errs() << "deployc: error: " << error << "\n";
     return ExitUsage;
   }

@@ -6,6 +6,8 @@
 
 #include <llvm/Support/Casting.h>
 
+#include <cassert>
+
 namespace dpl {
 
 using llvm::json::Array;
@@ -136,16 +138,17 @@ Array stateMachine(const Unit &u) {
 
 } // namespace
 
-llvm::json::Value lowerPlan(const Model &model, const MergeResult &merged) {
+namespace {
+
+/// Every member of the plan but "units" and "hash".
+Object planHeader(const Model &model, const std::map<std::string, Value> &mergedEnvironments) {
   Array environments;
-  std::map<std::string, Value> envRuntime;
-  for (auto &[name, self] : merged.environments) {
-    Object env{{"name", name}};
+  for (auto &[name, self] : mergedEnvironments) {
+    Object env;
+    env.try_emplace("name", name);
     for (auto &[k, v] : self.fields)
       if (k != "name")
-        env[k] = toPlanJson(v);
-    if (const Value *rt = self.field("runtime"))
-      envRuntime[name] = *rt;
+        env.try_emplace(k, toPlanJson(v));
     environments.push_back(std::move(env));
   }
   Array groups;
@@ -160,8 +163,11 @@ llvm::json::Value lowerPlan(const Model &model, const MergeResult &merged) {
       for (const ast::Expr *m : l->elements)
         if (auto *s = llvm::dyn_cast<ast::StringExpr>(m))
           members.push_back(s->value);
-    groups.push_back(Object{{"name", g->decl->name.text}, {"members", std::move(members)},
-                            {"owner", g->owner ? g->owner->name : ""}});
+    Object group;
+    group.try_emplace("name", g->decl->name.text);
+    group.try_emplace("members", std::move(members));
+    group.try_emplace("owner", g->owner ? g->owner->name : "");
+    groups.push_back(std::move(group));
   }
   Array services;
   std::vector<const ServiceInfo *> sortedServices;
@@ -173,68 +179,164 @@ llvm::json::Value lowerPlan(const Model &model, const MergeResult &merged) {
     Array deps;
     for (auto &d : s->dependsOn)
       deps.push_back(d);
-    services.push_back(Object{{"name", s->decl->name.text},
-                              {"owner", s->owner ? s->owner->name : ""},
-                              {"file", s->file ? s->file->relPath : ""},
-                              {"depends_on", std::move(deps)}});
+    Object service;
+    service.try_emplace("name", s->decl->name.text);
+    service.try_emplace("owner", s->owner ? s->owner->name : "");
+    service.try_emplace("file", s->file ? s->file->relPath : "");
+    service.try_emplace("depends_on", std::move(deps));
+    services.push_back(std::move(service));
   }
+  Object plan;
+  plan.try_emplace("schema", kPlanSchema);
+  plan.try_emplace("environments", std::move(environments));
+  plan.try_emplace("groups", std::move(groups));
+  plan.try_emplace("services", std::move(services));
+  return plan;
+}
+
+/// The runtime of each environment, for units whose service has none.
+std::map<std::string, Value> environmentRuntimes(const std::map<std::string, Value> &mergedEnvironments) {
+  std::map<std::string, Value> out;
+  for (auto &[name, self] : mergedEnvironments)
+    if (const Value *rt = self.field("runtime"))
+      out[name] = *rt;
+  return out;
+}
+
+/// One element of the plan's "units".
+llvm::json::Value lowerUnit(const Unit &u, const std::map<std::string, Value> &envRuntime) {
+  Object config, provenance;
+  for (const ResolvedField &f : u.fields) {
+    if (f.name == "runtime")
+      continue; // lowered into the binding below
+    config.try_emplace(f.name, toPlanJson(f.value));
+    Array overrides;
+    for (const Candidate &c : f.overridden) {
+      Object o;
+      o.try_emplace("value", toPlanJson(c.value));
+      o.try_emplace("rank", rankName(c.rank));
+      o.try_emplace("from", provenanceJson(c.where));
+      overrides.push_back(std::move(o));
+    }
+    Array satisfies;
+    for (auto &c : f.constraints)
+      satisfies.push_back(c);
+    Object p;
+    p.try_emplace("rank", rankName(f.rank));
+    p.try_emplace("from", provenanceJson(f.where));
+    p.try_emplace("overrides", std::move(overrides));
+    p.try_emplace("satisfies", std::move(satisfies));
+    provenance.try_emplace(f.name, std::move(p));
+  }
+  // Runtime binding: the service's own runtime, else the environment's.
+  llvm::json::Value runtime = nullptr;
+  if (const ResolvedField *own = u.field("runtime"); own && !own->value.isNull())
+    runtime = toPlanJson(own->value);
+  else if (auto it = envRuntime.find(u.environment); it != envRuntime.end())
+    runtime = toPlanJson(it->second);
+  Array guards;
+  for (const ResolvedGuard &g : u.guards) {
+    Array by;
+    for (auto &p : g.requiredBy)
+      by.push_back(provenanceJson(p));
+    Object o;
+    o.try_emplace("guard", g.kind);
+    o.try_emplace("required_by", std::move(by));
+    o.try_emplace("merged", g.merged);
+    guards.push_back(std::move(o));
+  }
+  Array constraints;
+  for (const ConstraintResult &c : u.constraints) {
+    Object o;
+    o.try_emplace("constraint", c.text);
+    o.try_emplace("rule", c.rule);
+    o.try_emplace("result", c.applicable ? "holds" : "not-applicable");
+    o.try_emplace("from", provenanceJson(c.where));
+    constraints.push_back(std::move(o));
+  }
+  provenance.try_emplace("guards", std::move(guards));
+  provenance.try_emplace("constraints", std::move(constraints));
+  Array waits;
+  for (auto &w : u.waitsFor)
+    waits.push_back(w);
+  Object unit;
+  unit.try_emplace("id", u.service + "@" + u.environment);
+  unit.try_emplace("service", u.service);
+  unit.try_emplace("environment", u.environment);
+  unit.try_emplace("config", std::move(config));
+  unit.try_emplace("runtime", std::move(runtime));
+  unit.try_emplace("waits_for", std::move(waits));
+  unit.try_emplace("states", stateMachine(u));
+  unit.try_emplace("provenance", std::move(provenance));
+  return unit;
+}
+
+/// Where the hash goes in the pretty header: a placeholder of the hash's
+/// exact length ("sha256:" and 64 hex digits), overwritten by finish().
+const std::string kHashPlaceholder = "sha256:" + std::string(64, '0');
+
+} // namespace
+
+llvm::json::Value lowerPlan(const Model &model, const MergeResult &merged) {
+  Object plan = planHeader(model, merged.environments);
+  std::map<std::string, Value> envRuntime = environmentRuntimes(merged.environments);
   Array units;
-  for (const Unit &u : merged.units) {
-    Object config, provenance;
-    for (const ResolvedField &f : u.fields) {
-      if (f.name == "runtime")
-        continue; // lowered into the binding below
-      config[f.name] = toPlanJson(f.value);
-      Array overrides;
-      for (const Candidate &c : f.overridden)
-        overrides.push_back(Object{{"value", toPlanJson(c.value)}, {"rank", rankName(c.rank)},
-                                   {"from", provenanceJson(c.where)}});
-      Array satisfies;
-      for (auto &c : f.constraints)
-        satisfies.push_back(c);
-      provenance[f.name] = Object{{"rank", rankName(f.rank)},
-                                  {"from", provenanceJson(f.where)},
-                                  {"overrides", std::move(overrides)},
-                                  {"satisfies", std::move(satisfies)}};
-    }
-    // Runtime binding: the service's own runtime, else the environment's.
-    const ResolvedField *own = u.field("runtime");
-    Value runtime = own && !own->value.isNull() ? own->value : envRuntime[u.environment];
-    Array guards;
-    for (const ResolvedGuard &g : u.guards) {
-      Array by;
-      for (auto &p : g.requiredBy)
-        by.push_back(provenanceJson(p));
-      guards.push_back(Object{{"guard", g.kind}, {"required_by", std::move(by)}, {"merged", g.merged}});
-    }
-    Array constraints;
-    for (const ConstraintResult &c : u.constraints)
-      constraints.push_back(Object{{"constraint", c.text}, {"rule", c.rule},
-                                   {"result", c.applicable ? "holds" : "not-applicable"},
-                                   {"from", provenanceJson(c.where)}});
-    provenance["guards"] = std::move(guards);
-    provenance["constraints"] = std::move(constraints);
-    Array waits;
-    for (auto &w : u.waitsFor)
-      waits.push_back(w);
-    units.push_back(Object{{"id", u.service + "@" + u.environment},
-                           {"service", u.service},
-                           {"environment", u.environment},
-                           {"config", std::move(config)},
-                           {"runtime", toPlanJson(runtime)},
-                           {"waits_for", std::move(waits)},
-                           {"states", stateMachine(u)},
-                           {"provenance", std::move(provenance)}});
-  }
-  Object plan{{"schema", kPlanSchema},
-              {"environments", std::move(environments)},
-              {"groups", std::move(groups)},
-              {"services", std::move(services)},
-              {"units", std::move(units)}};
+  for (const Unit &u : merged.units)
+    units.push_back(lowerUnit(u, envRuntime));
+  plan.try_emplace("units", std::move(units));
   llvm::json::Value withoutHash(std::move(plan));
   std::string hash = sha256Of(withoutHash);
   withoutHash.getAsObject()->insert({"hash", hash});
   return withoutHash;
+}
+
+void PlanStreamWriter::begin(const Model &model, const std::map<std::string, Value> &environments) {
+  assert(!begun_ && "begin() is called once");
+  begun_ = true;
+  envRuntime_ = environmentRuntimes(environments);
+  llvm::json::Value header = planHeader(model, environments);
+  // Canonical form, hashed: {…,"services":[…],"units":[u1,u2,…]}. "units"
+  // sorts last, so the header's own canonical text without its closing
+  // brace is the hash's prefix.
+  std::string text = canonicalJson(header);
+  text.pop_back();
+  text += ",\"units\":[";
+  hasher_.update(text);
+  // Pretty form, written: "hash" sorts between "groups" and "schema", so
+  // a placeholder of the same length stands in until finish().
+  header.getAsObject()->try_emplace("hash", kHashPlaceholder);
+  text = prettyJson(header);
+  static const std::string hashKey = "\n  \"hash\": \"";
+  size_t at = text.find(hashKey);
+  assert(at != std::string::npos);
+  hashOffset_ = os_.tell() + at + hashKey.size();
+  text.resize(text.size() - 3); // "\n}\n"
+  text += ",\n  \"units\": [";
+  os_ << text;
+}
+
+void PlanStreamWriter::unit(Unit &&u) {
+  llvm::json::Value v = lowerUnit(u, envRuntime_);
+  buf_.assign(units_ ? ",\n    " : "\n    ");
+  appendJson(buf_, v, /*pretty=*/true, /*depth=*/2);
+  os_ << buf_;
+  buf_.assign(units_ ? "," : "");
+  appendJson(buf_, v, /*pretty=*/false, 0);
+  hasher_.update(buf_);
+  ++units_;
+}
+
+std::string PlanStreamWriter::finish() {
+  assert(begun_ && !finished_);
+  finished_ = true;
+  os_ << (units_ ? "\n  ]" : "]") << "\n}\n";
+  hasher_.update("]}");
+  std::array<uint8_t, 32> digest;
+  llvm::StringRef raw = hasher_.final();
+  std::copy(raw.bytes_begin(), raw.bytes_end(), digest.begin());
+  std::string hash = sha256Text(digest);
+  os_.pwrite(hash.data(), hash.size(), hashOffset_);
+  return hash;
 }
 
 } // namespace dpl

@@ -59,9 +59,10 @@ int compareValues(const Value &a, const Value &b) {
 class Merger {
 public:
   /// `full` false: only what diagnostics need (`deployc check`); see `full_`.
-  Merger(const Model &model, DiagnosticEngine &diags, bool full)
+  Merger(const Model &model, DiagnosticEngine &diags, bool full, UnitSink *sink)
       : model_(model), std_(*model.stdlib), diags_(diags), eval_(std_),
-        serviceSchema_(std_.schema("service")), envSchema_(std_.schema("environment")), full_(full) {}
+        serviceSchema_(std_.schema("service")), envSchema_(std_.schema("environment")),
+        full_(full || sink), sink_(sink) {}
 
   MergeResult run() {
     MergeResult out;
@@ -69,6 +70,8 @@ public:
       return out;
     buildEnvironments();
     indexFields();
+    if (sink_)
+      sink_->begin(model_, envValues_);
     // Units in a stable order: services by name, then environments by name.
     std::vector<const ServiceInfo *> services;
     for (auto &s : model_.services)
@@ -115,7 +118,9 @@ public:
             d.services.push_back(v.s);
           deps[i].second.push_back(std::move(d));
         }
-        if (full_)
+        if (sink_)
+          sink_->unit(std::move(u));
+        else if (full_)
           out.units.push_back(std::move(u));
       }
     }
@@ -831,6 +836,7 @@ private:
   /// are dropped once checked, and building their contents was most of the
   /// time of a large check.
   bool full_;
+  UnitSink *sink_;
   std::map<std::string, Value> envValues_;
   llvm::StringMap<unsigned> fieldIndex_;
   std::vector<std::vector<std::pair<const DefaultsInfo *, const FieldStmt *>>> defaultsByField_;
@@ -849,8 +855,8 @@ private:
 
 } // namespace
 
-MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags, bool keepUnits) {
-  return Merger(model, diags, keepUnits).run();
+MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags, bool keepUnits, UnitSink *sink) {
+  return Merger(model, diags, keepUnits, sink).run();
 }
 
 } // namespace dpl

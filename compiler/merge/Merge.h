@@ -84,6 +84,20 @@ struct MergeResult {
   const Unit *unit(llvm::StringRef service, llvm::StringRef env) const;
 };
 
+/// Receives the merge's output as it is produced, so that a caller can
+/// write each unit and drop it (`deployc compile` streams the plan: 200 000
+/// units with their provenance do not fit in memory). Units arrive in the
+/// order of `MergeResult::units`; diagnostics may still follow the last one,
+/// so a sink's output is final only if the merge reported no error.
+class UnitSink {
+public:
+  virtual ~UnitSink() = default;
+  /// Called once, before any unit: `environments` as in MergeResult.
+  virtual void begin(const Model &model, const std::map<std::string, Value> &environments) = 0;
+  /// Every unit, fully built (as with `keepUnits`), once.
+  virtual void unit(Unit &&u) = 0;
+};
+
 /// Merges every unit of `model`. Conflicts (E600) and constraint violations
 /// (E601) are reported to `diags`, once per distinct cause, with notes at
 /// every location and its stakeholder. With `keepUnits` false every unit is
@@ -92,6 +106,9 @@ struct MergeResult {
 /// provenance, overridden candidates, guards, constraint texts, waits_for):
 /// `deployc check` needs only the diagnostics, and keeping 200 000 units
 /// with their provenance costs gigabytes.
-MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags, bool keepUnits = true);
+/// With a `sink`, every unit is built in full and handed to it instead of
+/// kept (`units` stays empty).
+MergeResult mergeProgram(const Model &model, DiagnosticEngine &diags, bool keepUnits = true,
+                         UnitSink *sink = nullptr);
 
 } // namespace dpl

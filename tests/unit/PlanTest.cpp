@@ -267,3 +267,52 @@ TEST(PlanLoader, RejectsEmptyStateNames) {
   EXPECT_EQ(loadError(edited([](auto &r) { (*(*unit0(r).getArray("states"))[1].getAsObject())["name"] = ""; })),
             "units[0].states[1].name: expected a state name, found an empty string");
 }
+
+namespace {
+
+/// The plan of the policy tree `texts` written by PlanStreamWriter as the
+/// merge runs (what `deployc compile` does), and as lowerPlan builds it.
+std::pair<std::string, std::string> streamedAndBuilt(const std::vector<SourceText> &texts) {
+  CompileOptions opts;
+  opts.root = "tree";
+  opts.stdlibDir = DEPLOYC_STDLIB_DIR;
+  opts.policyTexts = texts;
+  llvm::SmallVector<char, 0> bytes;
+  llvm::raw_svector_ostream os(bytes);
+  PlanStreamWriter writer(os);
+  opts.unitSink = &writer;
+  Compilation streamed(opts);
+  EXPECT_TRUE(streamed.run());
+  EXPECT_TRUE(streamed.merged().units.empty()); // handed to the sink, not kept
+  EXPECT_TRUE(writer.begun());
+  std::string hash = writer.finish();
+  opts.unitSink = nullptr;
+  Compilation built(opts);
+  EXPECT_TRUE(built.run());
+  llvm::json::Value plan = lowerPlan(*built.model(), built.merged());
+  EXPECT_EQ(hash, *plan.getAsObject()->getString("hash"));
+  return {std::string(bytes.begin(), bytes.end()), prettyJson(plan)};
+}
+
+} // namespace
+
+// `deployc compile` streams the plan; its bytes, hash included, are those of
+// the plan built whole.
+TEST(PlanStreamWriter, WritesTheSameBytesAsTheWholePlan) {
+  auto [streamed, built] = streamedAndBuilt(readTree(std::string(DEPLOYC_SOURCE_DIR) + "/examples/acme"));
+  EXPECT_EQ(streamed, built);
+  EXPECT_EQ(built, examplePlan());
+  auto loaded = runtime::loadPlan(streamed);
+  ASSERT_TRUE(bool(loaded)) << llvm::toString(loaded.takeError());
+}
+
+// No service: no unit, an empty "units" array, still a loadable plan.
+TEST(PlanStreamWriter, WritesAPlanWithoutUnits) {
+  auto [streamed, built] = streamedAndBuilt({{"org.dpl", "owner platform;\n"
+                                                         "stakeholder platform { paths = [\"*.dpl\"]; may = [environments]; }\n"
+                                                         "environment dev { tier = \"dev\"; }\n"}});
+  EXPECT_EQ(streamed, built);
+  EXPECT_NE(streamed.find("\"units\": []\n}\n"), std::string::npos) << streamed;
+  auto loaded = runtime::loadPlan(streamed);
+  ASSERT_TRUE(bool(loaded)) << llvm::toString(loaded.takeError());
+}
