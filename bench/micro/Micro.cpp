@@ -182,6 +182,7 @@ dpl::runtime::Plan makePlan(size_t services, size_t envs) {
       plan.units.push_back(std::move(u));
     }
   }
+  plan.indexUnits(); // as loadPlan does
   return plan;
 }
 

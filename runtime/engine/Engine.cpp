@@ -65,6 +65,27 @@ public:
       byId_[rs[i].id] = i;
       byService_[rs[i].service].push_back(i);
     }
+    // What the state and the observations hold for each unit, by unit
+    // index: every later lookup is an array access, not a search of a map
+    // keyed by unit-id strings (with 200 000 units, ~18 string comparisons).
+    if (!plan_.hasUnitIndex()) {
+      for (size_t i = 0; i < plan_.units.size(); ++i)
+        ownIndex_.try_emplace(plan_.units[i].id, i);
+      index_ = &ownIndex_;
+    }
+    slots_.resize(plan_.units.size());
+    for (auto &[id, run] : out_.state.runs)
+      if (size_t i = unitIndex(id); i != kNoUnit)
+        slots_[i].run = &run;
+    for (auto &[id, version] : out_.state.lastGood)
+      if (size_t i = unitIndex(id); i != kNoUnit)
+        slots_[i].lastGood = &version;
+    for (auto &[id, release] : out_.state.lastGoodRelease)
+      if (size_t i = unitIndex(id); i != kNoUnit)
+        slots_[i].lastGoodRelease = &release;
+    for (auto &[id, o] : obs_.units)
+      if (size_t i = unitIndex(id); i != kNoUnit)
+        slots_[i].observed = &o;
   }
 
   void run() {
@@ -73,6 +94,47 @@ public:
   }
 
 private:
+  static constexpr size_t kNoUnit = size_t(-1);
+  /// A unit's entries in the state and the observations (null: none).
+  /// std::map nodes do not move, so the pointers stay valid while entries
+  /// are added; every write that adds one goes through the setters below.
+  struct Slot {
+    UnitRun *run = nullptr;
+    std::string *lastGood = nullptr, *lastGoodRelease = nullptr;
+    const UnitObservation *observed = nullptr;
+  };
+
+  size_t unitIndex(llvm::StringRef id) const {
+    auto it = index_->find(id);
+    return it == index_->end() ? kNoUnit : it->second;
+  }
+  size_t indexOfUnit(const PlanUnit &u) const { return size_t(&u - plan_.units.data()); }
+  Slot &slot(const PlanUnit &u) { return slots_[indexOfUnit(u)]; }
+  const Slot &slot(const PlanUnit &u) const { return slots_[indexOfUnit(u)]; }
+  /// The slot of the unit `id` that another unit waits for (null: not in
+  /// the plan).
+  const Slot *slotOf(llvm::StringRef id) const {
+    size_t i = unitIndex(id);
+    return i == kNoUnit ? nullptr : &slots_[i];
+  }
+  UnitRun &runFor(const PlanUnit &u) {
+    Slot &sl = slot(u);
+    if (!sl.run)
+      sl.run = &out_.state.runs[u.id];
+    return *sl.run;
+  }
+  std::string &lastGoodFor(const PlanUnit &u) {
+    Slot &sl = slot(u);
+    if (!sl.lastGood)
+      sl.lastGood = &out_.state.lastGood[u.id];
+    return *sl.lastGood;
+  }
+  std::string &lastGoodReleaseFor(const PlanUnit &u) {
+    Slot &sl = slot(u);
+    if (!sl.lastGoodRelease)
+      sl.lastGoodRelease = &out_.state.lastGoodRelease[u.id];
+    return *sl.lastGoodRelease;
+  }
   const Release *release(const std::string &id) const {
     auto it = byId_.find(id);
     return it == byId_.end() ? nullptr : &out_.state.releases[it->second];
@@ -104,12 +166,11 @@ private:
     for (const std::string &w : u.waitsFor) {
       if (serviceOf(w) != u.service)
         continue; // depends_on: another service's own progress
-      auto good = out_.state.lastGoodRelease.find(w);
-      if (good != out_.state.lastGoodRelease.end() && good->second == r.id)
+      const Slot *up = slotOf(w);
+      if (up && up->lastGoodRelease && *up->lastGoodRelease == r.id)
         continue;
-      auto run = out_.state.runs.find(w);
-      if (run == out_.state.runs.end() || run->second.release != r.id ||
-          (finished(run->second.phase) && run->second.phase != RunPhase::Succeeded))
+      const UnitRun *run = up ? up->run : nullptr;
+      if (!run || run->release != r.id || (finished(run->phase) && run->phase != RunPhase::Succeeded))
         return false;
     }
     return true;
@@ -128,8 +189,8 @@ private:
     const Release *latest = &out_.state.releases[order.back()];
     // Releases at or before the last good one here are never chosen.
     size_t floor = 0;
-    if (auto good = out_.state.lastGoodRelease.find(u.id); good != out_.state.lastGoodRelease.end())
-      if (auto at = byId_.find(good->second); at != byId_.end())
+    if (const std::string *good = slot(u).lastGoodRelease)
+      if (auto at = byId_.find(*good); at != byId_.end())
         floor = at->second + 1;
     for (size_t k = order.size(); k-- > 0 && order[k] >= floor;)
       if (viable(u, out_.state.releases[order[k]]))
@@ -143,9 +204,8 @@ private:
     const Release *next = target(u);
     if (!next)
       return;
-    auto it = out_.state.runs.find(u.id);
-    if (it != out_.state.runs.end()) {
-      UnitRun &run = it->second;
+    if (UnitRun *current = slot(u).run) {
+      UnitRun &run = *current;
       if (run.release == next->id || (started(run.phase) && !finished(run.phase)) ||
           run.phase == RunPhase::Halted)
         return; // current, busy, or waiting for a person
@@ -156,10 +216,10 @@ private:
     UnitRun fresh;
     fresh.release = next->id;
     fresh.version = next->version;
-    auto good = out_.state.lastGood.find(u.id);
-    fresh.previousVersion = good == out_.state.lastGood.end() ? "" : good->second;
+    const std::string *good = slot(u).lastGood;
+    fresh.previousVersion = good ? *good : "";
     fresh.enteredAtMs = now_;
-    out_.state.runs[u.id] = fresh;
+    runFor(u) = std::move(fresh);
     out_.journal.push_back({u.id, next->id, "-", "waiting", "release " + next->id + " (" + next->version + ")"});
   }
 
@@ -167,14 +227,13 @@ private:
   /// upstream: with this very release. Another service (`depends_on`): with
   /// its own current release.
   bool upstreamDone(const PlanUnit &u, const UnitRun &run, const std::string &w) const {
-    auto up = out_.state.runs.find(w);
+    const Slot *sl = slotOf(w);
+    const UnitRun *up = sl ? sl->run : nullptr;
     if (serviceOf(w) != u.service)
-      return up != out_.state.runs.end() && up->second.phase == RunPhase::Succeeded;
-    auto good = out_.state.lastGoodRelease.find(w);
-    if (good != out_.state.lastGoodRelease.end() && good->second == run.release)
+      return up && up->phase == RunPhase::Succeeded;
+    if (sl && sl->lastGoodRelease && *sl->lastGoodRelease == run.release)
       return true;
-    return up != out_.state.runs.end() && up->second.release == run.release &&
-           up->second.phase == RunPhase::Succeeded;
+    return up && up->release == run.release && up->phase == RunPhase::Succeeded;
   }
 
   /// A disconnected unit (its adapter cannot be read) holds still, neither
@@ -223,21 +282,23 @@ private:
   /// progressive steps but is journalled like every other transition, and
   /// pins the unit until `resume`.
   void manualRollback(const PlanUnit &u) {
+    if (out_.state.rollbackRequests.empty())
+      return;
     auto req = out_.state.rollbackRequests.find(u.id);
     if (req == out_.state.rollbackRequests.end())
       return;
     std::string who = req->second;
     out_.state.rollbackRequests.erase(req);
-    auto it = out_.state.runs.find(u.id);
+    const UnitRun *current = slot(u).run;
     std::string target;
-    if (it != out_.state.runs.end())
-      target = it->second.phase == RunPhase::Succeeded || it->second.phase == RunPhase::Applying ||
-                       it->second.phase == RunPhase::Verifying || it->second.phase == RunPhase::Halted
-                   ? it->second.previousVersion
-                   : out_.state.lastGood[u.id];
+    if (current)
+      target = current->phase == RunPhase::Succeeded || current->phase == RunPhase::Applying ||
+                       current->phase == RunPhase::Verifying || current->phase == RunPhase::Halted
+                   ? current->previousVersion
+                   : lastGoodFor(u);
     else
-      target = out_.state.lastGood[u.id];
-    UnitRun &run = out_.state.runs[u.id];
+      target = lastGoodFor(u);
+    UnitRun &run = runFor(u);
     if (run.release.empty())
       run.release = "-";
     run.previousVersion = target;
@@ -246,7 +307,7 @@ private:
                             "manual rollback by " + who + " to " + (target.empty() ? "nothing" : target) +
                                 "; pinned until resumed"});
     run.phase = RunPhase::RolledBack;
-    out_.state.lastGood[u.id] = target;
+    lastGoodFor(u) = target;
     out_.state.pinned[u.id] = who;
     out_.actions.push_back({Action::Kind::Rollback, u.id, run.release, target, "manual"});
   }
@@ -255,13 +316,10 @@ private:
     manualRollback(u);
     if (!out_.state.pinned.count(u.id))
       schedule(u);
-    auto it = out_.state.runs.find(u.id);
-    if (it == out_.state.runs.end())
+    if (!slot(u).run)
       return;
-    UnitRun &run = it->second;
-    const UnitObservation *o = nullptr;
-    if (auto oi = obs_.units.find(u.id); oi != obs_.units.end())
-      o = &oi->second;
+    UnitRun &run = *slot(u).run;
+    const UnitObservation *o = slot(u).observed;
     if (disconnected(u, run, o))
       return;
     // Bounded: each iteration either moves to another state or returns.
@@ -330,8 +388,8 @@ private:
       }
       if (s.kind == "success") {
         move(u, run, RunPhase::Succeeded, "all verifications passed");
-        out_.state.lastGood[u.id] = run.version;
-        out_.state.lastGoodRelease[u.id] = run.release;
+        lastGoodFor(u) = run.version;
+        lastGoodReleaseFor(u) = run.release;
         return;
       }
       if (s.kind == "rollback") {
@@ -533,6 +591,9 @@ private:
   StepResult &out_;
   std::unordered_map<std::string, size_t> byId_;                  ///< release id → index
   std::unordered_map<std::string, std::vector<size_t>> byService_; ///< service → release indices
+  const llvm::StringMap<size_t> *index_ = &plan_.unitIndex;       ///< unit id → index
+  llvm::StringMap<size_t> ownIndex_; ///< when the plan's index is stale
+  std::vector<Slot> slots_;          ///< by unit index
 };
 
 } // namespace

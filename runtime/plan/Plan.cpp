@@ -36,7 +36,17 @@ std::string substituteVersion(const std::string &text, const std::string &versio
   return out;
 }
 
+void Plan::indexUnits() {
+  unitIndex.clear();
+  for (size_t i = 0; i < units.size(); ++i)
+    unitIndex.try_emplace(units[i].id, i);
+}
+
 const PlanUnit *Plan::unit(llvm::StringRef id) const {
+  if (hasUnitIndex()) {
+    auto it = unitIndex.find(id);
+    return it == unitIndex.end() ? nullptr : &units[it->second];
+  }
   for (auto &u : units)
     if (u.id == id)
       return &u;
@@ -359,6 +369,7 @@ llvm::Expected<Plan> loadPlan(llvm::StringRef text) {
                                    "hash: the plan's hash %s does not match its content (%s); it was "
                                    "edited or damaged after `deployc compile`",
                                    plan.hash.c_str(), actual.c_str());
+  plan.indexUnits();
   return plan;
 }
 

@@ -3,6 +3,7 @@
 // error that names the JSON path (`units[3].states[2].next`).
 #pragma once
 
+#include <llvm/ADT/StringMap.h>
 #include <llvm/Support/Error.h>
 #include <llvm/Support/JSON.h>
 
@@ -59,6 +60,13 @@ struct Plan {
   std::vector<PlanGroup> groups;
   std::vector<PlanService> services;
   std::vector<PlanUnit> units;
+  /// Unit id → index in `units`. loadPlan fills it; a plan assembled by
+  /// hand calls indexUnits() once its units are in place. Readers check
+  /// hasUnitIndex() and fall back to a search (or, in the engine, to an
+  /// index of their own) when it is stale.
+  llvm::StringMap<size_t> unitIndex;
+  void indexUnits();
+  bool hasUnitIndex() const { return unitIndex.size() == units.size(); }
   const PlanUnit *unit(llvm::StringRef id) const;
   const PlanGroup *group(llvm::StringRef name) const;
 };
