@@ -11,6 +11,7 @@
 #include "compiler/driver/Explain.h"
 #include "compiler/driver/Graph.h"
 #include "compiler/lower/Lower.h"
+#include "compiler/parse/FastLexer.h"
 #include "runtime/plan/Plan.h"
 
 #include <llvm/Support/FileSystem.h>
@@ -117,6 +118,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (options.policyTexts.empty())
     options.policyTexts.push_back({"org.dpl", input.str()});
   options.maxErrors = 20;
+  // The hand-written lexer must give ANTLR's tokens whenever it takes a file.
+  for (const dpl::SourceText &t : options.policyTexts) {
+    std::string diff;
+    if (dpl::compareLexers(t.text, &diff) == dpl::LexerAgreement::Different) {
+      std::fprintf(stderr, "fuzz_frontend: the fast lexer differs from ANTLR's in %s: %s\n", t.relPath.c_str(),
+                   diff.c_str());
+      std::abort();
+    }
+  }
   dpl::Compilation comp(options);
   bool ok = comp.run();
 

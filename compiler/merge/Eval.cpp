@@ -115,6 +115,8 @@ std::string imageRegistry(const std::string &ref) {
 // --------------------------------------------------------------- values
 
 std::string Evaluator::substitute(const std::string &text, const EvalScope &scope) const {
+  if (text.find('$') == std::string::npos)
+    return text; // nothing to substitute: most strings
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     // `$$` (written `\$` in DPL) is a literal `$`: kept escaped for the

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <set>
 #include <tuple>
@@ -372,7 +373,7 @@ private:
         for (const Source &src : sources) {
           if (!full_ && src.rank != sources[0].rank)
             break;
-          cands.push_back({eval_.valueOf(src.expr, f.type, &subst), src.rank, where(src, unit.service)});
+          cands.push_back({fieldValue(src.expr, f.type, subst), src.rank, where(src, unit.service)});
         }
         checkConflict(f.name, cands, unit, svc);
         rf.value = std::move(cands[0].value);
@@ -381,7 +382,8 @@ private:
         if (full_)
           rf.overridden.assign(std::make_move_iterator(cands.begin() + 1), std::make_move_iterator(cands.end()));
       }
-      final.fields.push_back({f.name, rf.value});
+      // Lent to `final` for the constraints, given back below.
+      final.fields.push_back({f.name, std::move(rf.value)});
       unit.fields.push_back(std::move(rf));
     }
 
@@ -434,7 +436,7 @@ private:
         cr.holds = holds;
         const std::string &fieldName = constrainedField(c);
         if (!cr.holds)
-          reportViolation(unit, svc, fieldName, cr);
+          reportViolation(unit, svc, fieldName, cr, final);
         else if (cr.applicable)
           for (auto &rf : unit.fields)
             if (rf.name == fieldName)
@@ -443,6 +445,8 @@ private:
         unit.constraints.push_back(std::move(cr));
       }
 
+    for (size_t i = 0; i < unit.fields.size(); ++i)
+      unit.fields[i].value = std::move(final.fields[i + 1].second);
     if (!full_)
       return unit;
     // What the unit waits for: upstream environments, then dependencies.
@@ -455,6 +459,35 @@ private:
         if (model_.service(d.s))
           unit.waitsFor.push_back(d.s + "@" + envName);
     return unit;
+  }
+
+  /// The value of a field candidate in one unit. A value with no `$` in any
+  /// string is the same in every unit (only `${...}` interpolation reads
+  /// the unit's environment or service), so it is evaluated once per
+  /// expression and copied; the others are evaluated per unit.
+  Value fieldValue(const Expr *e, const Type *type, const EvalScope &subst) {
+    auto [it, added] = constantValues_.try_emplace(e);
+    if (added) {
+      Value v = eval_.valueOf(e, type, nullptr);
+      if (!mentionsDollar(v)) {
+        it->second = std::move(v);
+        return it->second.value();
+      }
+    }
+    if (it->second)
+      return *it->second;
+    return eval_.valueOf(e, type, &subst);
+  }
+  static bool mentionsDollar(const Value &v) {
+    if ((v.kind == Value::Kind::String || v.kind == Value::Kind::Name) && v.s.find('$') != std::string::npos)
+      return true;
+    for (const Value &x : v.items)
+      if (mentionsDollar(x))
+        return true;
+    for (auto &[k, x] : v.fields)
+      if (mentionsDollar(x))
+        return true;
+    return false;
   }
 
   /// The provenance of a field candidate.
@@ -686,19 +719,22 @@ private:
     return "";
   }
 
+  /// `final`: the unit's record, which holds the field values while the
+  /// constraints are evaluated.
   void reportViolation(const Unit &unit, const ServiceInfo &svc, const std::string &fieldName,
-                       const ConstraintResult &cr) {
+                       const ConstraintResult &cr, const Value &final) {
     const ResolvedField *rf = nullptr;
     for (auto &f : unit.fields)
       if (f.name == fieldName)
         rf = &f;
+    const Value *value = rf ? final.field(fieldName) : nullptr;
     llvm::SMRange at = rf && rf->where.range.Start.isValid() ? rf->where.range : svc.decl->name.range;
     if (!reportedViolations_.insert({at.Start.getPointer(), cr.expr}).second)
       return;
     std::string unitName = unit.service + "@" + unit.environment;
-    std::string shown = rf ? toSource(rf->value) : "";
-    if (rf && rf->value.kind == Value::Kind::Record && fieldName == "artifact" && rf->value.s == "image")
-      if (const Value *ref = rf->value.field("ref"))
+    std::string shown = value ? toSource(*value) : "";
+    if (value && value->kind == Value::Kind::Record && fieldName == "artifact" && value->s == "image")
+      if (const Value *ref = value->field("ref"))
         shown = toSource(*ref);
     auto d = diags_.report(DiagId::E601, at, fieldName.empty() ? "the unit" : "`" + fieldName + "`",
                            shown.empty() ? "" : " = `" + shown + "`", unitName, cr.text);
@@ -842,6 +878,9 @@ private:
   std::vector<std::vector<std::pair<const DefaultsInfo *, const FieldStmt *>>> defaultsByField_;
   std::unordered_map<const ConstrainStmt *, std::string> constrainedFields_;
   std::unordered_map<const RuleInfo *, WhenDeps> whenDeps_;
+  /// fieldValue(): expression → its value when that is the same in every
+  /// unit (nullopt: it interpolates, evaluate per unit).
+  std::unordered_map<const Expr *, std::optional<Value>> constantValues_;
   /// A `when` that reads only `env`, per (rule index × numEnvs_ +
   /// environment index): -1 not evaluated yet, else whether it holds.
   std::vector<int8_t> whenByEnv_;

@@ -2,6 +2,8 @@
 // turns syntax errors into plain-word diagnostics, and builds the AST.
 #include "compiler/parse/Parser.h"
 
+#include "compiler/parse/FastLexer.h"
+
 #include "DPLLexer.h"
 #include "DPLParser.h"
 #include "antlr4-runtime.h"
@@ -1089,6 +1091,20 @@ public:
   }
 };
 
+/// The file's token stream, filled either by its lexer (fill()) or with
+/// tokens lexed beforehand (adopt()), numbered as fill() numbers them.
+class FileTokenStream : public antlr4::CommonTokenStream {
+public:
+  explicit FileTokenStream(antlr4::TokenSource *source) : CommonTokenStream(source) {}
+  void adopt(std::vector<std::unique_ptr<antlr4::Token>> tokens) {
+    _tokens = std::move(tokens);
+    for (size_t i = 0; i < _tokens.size(); ++i)
+      static_cast<antlr4::CommonToken *>(_tokens[i].get())->setTokenIndex(i);
+    _fetchedEOF = true;
+    setup();
+  }
+};
+
 /// A token stream over one chunk of the file's tokens, borrowed from the
 /// file's stream instead of copied (copying every token of every chunk was
 /// about 5 % of the parse). It is a
@@ -1153,8 +1169,14 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   NullErrorListener quiet;
   lexer.removeErrorListeners();
   lexer.addErrorListener(&quiet);
-  antlr4::CommonTokenStream tokens(&lexer);
-  tokens.fill();
+  FileTokenStream tokens(&lexer);
+  // The hand-written lexer gives the same tokens for plain ASCII policy,
+  // much faster; anything it does not handle goes through ANTLR's.
+  std::vector<std::unique_ptr<antlr4::Token>> lexed;
+  if (offsets.ascii() && fastLex(program, lexer, input, lexed))
+    tokens.adopt(std::move(lexed));
+  else
+    tokens.fill();
   const std::vector<uint16_t> &classes = tokenClasses(lexer.getVocabulary());
 
   // Lexical problems and nesting depth, before the parser sees anything.

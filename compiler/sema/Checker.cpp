@@ -45,8 +45,11 @@ const GroupInfo *Model::group(llvm::StringRef name) const { return lookup(groups
 /// make it exponential. match[i][j]: pattern[i..] matches text[j..].
 static bool globMatchImpl(llvm::StringRef p, llvm::StringRef t) {
   size_t P = p.size(), T = t.size();
-  std::vector<std::vector<char>> match(P + 1, std::vector<char>(T + 1, 0));
-  match[P][T] = 1;
+  // One flat table, on the stack for the usual short pattern and name (the
+  // merge matches `service.name matches "*-ledger"` for every unit).
+  llvm::SmallVector<char, 512> table((P + 1) * (T + 1), 0);
+  auto match = [&](size_t i) { return table.data() + i * (T + 1); };
+  match(P)[T] = 1;
   for (size_t i = P; i-- > 0;) {
     bool doubleStar = p[i] == '*' && i + 1 < P && p[i + 1] == '*';
     for (size_t j = T + 1; j-- > 0;) {
@@ -55,15 +58,15 @@ static bool globMatchImpl(llvm::StringRef p, llvm::StringRef t) {
       if (doubleStar) {
         // `**` matches any run (slashes included); `**/` may also match nothing.
         size_t after = i + 2;
-        m = match[after][j] || (j < T && match[i][j + 1]);
+        m = match(after)[j] || (j < T && match(i)[j + 1]);
         if (!m && after < P && p[after] == '/')
-          m = match[after + 1][j];
+          m = match(after + 1)[j];
       } else if (c == '*') {
-        m = match[i + 1][j] || (j < T && t[j] != '/' && match[i][j + 1]);
+        m = match(i + 1)[j] || (j < T && t[j] != '/' && match(i)[j + 1]);
       } else if (j == T) {
         m = false;
       } else if (c == '?') {
-        m = t[j] != '/' && match[i + 1][j + 1];
+        m = t[j] != '/' && match(i + 1)[j + 1];
       } else if (c == '[') {
         size_t close = p.find(']', i + 1);
         if (close != llvm::StringRef::npos) {
@@ -78,15 +81,15 @@ static bool globMatchImpl(llvm::StringRef p, llvm::StringRef t) {
               hit |= t[j] == cls[k];
             }
           }
-          m = hit != negate && match[close + 1][j + 1];
+          m = hit != negate && match(close + 1)[j + 1];
         }
       } else {
-        m = c == t[j] && match[i + 1][j + 1];
+        m = c == t[j] && match(i + 1)[j + 1];
       }
-      match[i][j] = m;
+      match(i)[j] = m;
     }
   }
-  return match[0][0];
+  return match(0)[0];
 }
 
 bool globMatch(llvm::StringRef pattern, llvm::StringRef text) { return globMatchImpl(pattern, text); }
