@@ -107,4 +107,13 @@ std::string toString(const Expr *e) {
   return "?";
 }
 
+ASTContext::~ASTContext() {
+  for (Expr *e : exprs_)
+    e->~Expr();
+  for (Stmt *st : stmts_)
+    st->~Stmt();
+  for (Decl *d : decls_)
+    d->~Decl();
+}
+
 } // namespace dpl::ast

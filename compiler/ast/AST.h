@@ -3,6 +3,7 @@
 #pragma once
 
 #include <llvm/ADT/StringRef.h>
+#include <llvm/Support/Allocator.h>
 #include <llvm/Support/Casting.h>
 #include <llvm/Support/SMLoc.h>
 
@@ -257,26 +258,33 @@ struct SourceFile {
   std::vector<Decl *> decls;
 };
 
-/// Owns every node of a compilation.
+/// Owns every node of a compilation. Nodes are allocated in blocks (one
+/// malloc per node was a large share of parsing) and destroyed with the
+/// context.
 class ASTContext {
 public:
+  ASTContext() = default;
+  ASTContext(const ASTContext &) = delete;
+  ASTContext &operator=(const ASTContext &) = delete;
+  ~ASTContext();
+
   template <typename T, typename... A> T *make(A &&...args) {
-    auto node = std::make_unique<T>(std::forward<A>(args)...);
-    T *raw = node.get();
+    T *raw = new (alloc_.Allocate<T>()) T(std::forward<A>(args)...);
     if constexpr (std::is_base_of_v<Expr, T>)
-      exprs_.push_back(std::move(node));
+      exprs_.push_back(raw);
     else if constexpr (std::is_base_of_v<Stmt, T>)
-      stmts_.push_back(std::move(node));
+      stmts_.push_back(raw);
     else
-      decls_.push_back(std::move(node));
+      decls_.push_back(raw);
     return raw;
   }
   std::vector<std::unique_ptr<SourceFile>> files;
 
 private:
-  std::vector<std::unique_ptr<Expr>> exprs_;
-  std::vector<std::unique_ptr<Stmt>> stmts_;
-  std::vector<std::unique_ptr<Decl>> decls_;
+  llvm::BumpPtrAllocator alloc_;
+  std::vector<Expr *> exprs_;
+  std::vector<Stmt *> stmts_;
+  std::vector<Decl *> decls_;
 };
 
 /// Compact one-line rendering of an expression, for messages and tests.

@@ -172,7 +172,7 @@ bool Compilation::loadDirectory(const std::string &dir, bool isStdlib) {
     unsigned before = sources_.numBuffers();
     if (!loadFile(std::string(full), display, rel))
       continue;
-    parseFile(before + 1, rel, isStdlib, ast_, diags_);
+    parseFile(before + 1, rel, isStdlib, ast_, diags_, options_.parse);
     if (!isStdlib)
       ++policyFiles_;
   }
@@ -201,7 +201,7 @@ bool Compilation::loadTexts(const std::vector<SourceText> &texts, const std::str
     unsigned before = sources_.numBuffers();
     if (!loadText(t->text, display, t->relPath))
       continue;
-    parseFile(before + 1, t->relPath, isStdlib, ast_, diags_);
+    parseFile(before + 1, t->relPath, isStdlib, ast_, diags_, options_.parse);
     if (!isStdlib)
       ++policyFiles_;
   }

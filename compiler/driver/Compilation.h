@@ -5,6 +5,7 @@
 #include "compiler/ast/AST.h"
 #include "compiler/basic/Diagnostics.h"
 #include "compiler/merge/Merge.h"
+#include "compiler/parse/Parser.h"
 #include "compiler/sema/Model.h"
 
 #include <memory>
@@ -35,6 +36,9 @@ struct CompileOptions {
   /// When set, the merge hands every unit to it instead of keeping it
   /// (`deployc compile` writes the plan unit by unit). Not owned.
   UnitSink *unitSink = nullptr;
+  /// How files are parsed (fastPaths: tests turn the hand-written lexer
+  /// and parser off to compare).
+  ParseOptions parse;
   /// Files larger than this are rejected with E004 (bytes).
   uint64_t maxFileSize = 64ull << 20;
 };

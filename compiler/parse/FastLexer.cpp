@@ -9,6 +9,7 @@
 #include <llvm/ADT/StringMap.h>
 
 #include <array>
+#include <deque>
 
 using dpl::gen::DPLLexer;
 
@@ -18,9 +19,20 @@ namespace {
 /// The literal tokens of the grammar ('owner', ';', '==' …) by text, read
 /// from the generated vocabulary so they cannot drift from the grammar.
 struct Literals {
-  llvm::StringMap<size_t> words;      ///< keywords
+  /// Keywords by length (at most a few per length): cheaper to compare
+  /// than to hash, and most names are not keywords.
+  std::array<std::vector<std::pair<std::string, size_t>>, 16> words;
   std::array<size_t, 128> one{};      ///< one-character operators (0: none)
   llvm::StringMap<size_t> two;        ///< two-character operators
+
+  /// The keyword type of `word`, or IDENT.
+  size_t wordType(llvm::StringRef word) const {
+    if (word.size() < words.size())
+      for (auto &[text, type] : words[word.size()])
+        if (word == text)
+          return type;
+    return DPLLexer::IDENT;
+  }
 
   explicit Literals(const antlr4::dfa::Vocabulary &vocab) {
     for (size_t type = 1; type <= vocab.getMaxTokenType(); ++type) {
@@ -28,8 +40,8 @@ struct Literals {
       if (lit.size() < 3 || lit.front() != '\'' || lit.back() != '\'')
         continue;
       lit = lit.substr(1, lit.size() - 2);
-      if (isalpha(static_cast<unsigned char>(lit[0])))
-        words[lit] = type;
+      if (isalpha(static_cast<unsigned char>(lit[0])) && lit.size() < words.size())
+        words[lit.size()].push_back({lit, type});
       else if (lit.size() == 1)
         one[static_cast<unsigned char>(lit[0])] = type;
       else
@@ -38,18 +50,44 @@ struct Literals {
   }
 };
 
+/// A CommonToken with its fields set directly: the CommonToken constructor
+/// that takes a source reads the line and column back from the lexer (two
+/// virtual calls and a dynamic_cast per token) only to be overwritten, as
+/// CommonTokenFactory::create does next.
+class LexedToken : public antlr4::CommonToken {
+public:
+  LexedToken(std::pair<antlr4::TokenSource *, antlr4::CharStream *> source, size_t type, size_t channel,
+             size_t start, size_t stop, size_t line, size_t column)
+      : CommonToken(type) {
+    _source = source;
+    _channel = channel;
+    _start = start;
+    _stop = stop;
+    _line = line;
+    _charPositionInLine = column;
+  }
+};
+
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 bool isLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
 } // namespace
 
-bool fastLex(llvm::StringRef s, antlr4::Lexer &lexer, antlr4::CharStream &input,
-             std::vector<std::unique_ptr<antlr4::Token>> &tokens) {
+struct LexedTokens::Storage {
+  std::deque<LexedToken> tokens; // stable addresses, allocated in blocks
+};
+LexedTokens::LexedTokens() : storage_(std::make_unique<Storage>()) {}
+LexedTokens::~LexedTokens() = default;
+
+bool fastLex(llvm::StringRef s, antlr4::Lexer &lexer, antlr4::CharStream &input, LexedTokens &result) {
   static const Literals lit(lexer.getVocabulary());
   const std::pair<antlr4::TokenSource *, antlr4::CharStream *> source(&lexer, &input);
-  antlr4::TokenFactory<antlr4::CommonToken> *factory = lexer.getTokenFactory();
-  std::vector<std::unique_ptr<antlr4::Token>> out;
-  out.reserve(s.size() / 4);
+  // Only the default factory's tokens are known to be plain CommonTokens
+  // with no text of their own.
+  if (lexer.getTokenFactory() != antlr4::CommonTokenFactory::DEFAULT.get())
+    return false;
+  std::deque<LexedToken> &pool = result.storage_->tokens;
+  pool.clear();
   const size_t n = s.size();
   size_t i = 0, line = 1, column = 0;
   // Moves past [i, to), counting lines as ANTLR does (only '\n' ends one).
@@ -64,9 +102,18 @@ bool fastLex(llvm::StringRef s, antlr4::Lexer &lexer, antlr4::CharStream &input,
     }
   };
   auto emit = [&](size_t type, size_t end, size_t channel = antlr4::Token::DEFAULT_CHANNEL) {
-    out.push_back(factory->create(source, type, "", channel, i, end - 1, line, column));
+    pool.emplace_back(source, type, channel, i, end - 1, line, column);
     advance(end);
   };
+  // Every `return false` below leaves `result` empty.
+  struct ClearOnDecline {
+    std::deque<LexedToken> &pool;
+    bool done = false;
+    ~ClearOnDecline() {
+      if (!done)
+        pool.clear();
+    }
+  } guard{pool};
 
   while (i < n) {
     char c = s[i];
@@ -85,8 +132,7 @@ bool fastLex(llvm::StringRef s, antlr4::Lexer &lexer, antlr4::CharStream &input,
       size_t j = i + 1;
       while (j < n && (isLetter(s[j]) || isDigit(s[j]) || s[j] == '_' || s[j] == '-'))
         ++j;
-      auto kw = lit.words.find(s.slice(i, j));
-      emit(kw == lit.words.end() ? size_t(DPLLexer::IDENT) : kw->second, j);
+      emit(lit.wordType(s.slice(i, j)), j);
       continue;
     }
     // PERCENT, TIME, FLOAT, DURATION, INT: each must take the whole run of
@@ -187,9 +233,12 @@ bool fastLex(llvm::StringRef s, antlr4::Lexer &lexer, antlr4::CharStream &input,
     return false; // '#', '\'', a bad character …
   }
   // EOF as Lexer::emitEOF makes it: empty, at the end.
-  out.push_back(factory->create(source, antlr4::Token::EOF, "", antlr4::Token::DEFAULT_CHANNEL, n, n - 1, line,
-                                column));
-  tokens = std::move(out);
+  pool.emplace_back(source, antlr4::Token::EOF, antlr4::Token::DEFAULT_CHANNEL, n, n - 1, line, column);
+  guard.done = true;
+  result.tokens.clear();
+  result.tokens.reserve(pool.size());
+  for (LexedToken &t : pool)
+    result.tokens.push_back(&t);
   return true;
 }
 
@@ -200,9 +249,10 @@ LexerAgreement compareLexers(llvm::StringRef text, std::string *difference) {
   antlr4::ANTLRInputStream input(text.str());
   DPLLexer lexer(&input);
   lexer.removeErrorListeners();
-  std::vector<std::unique_ptr<antlr4::Token>> fast;
-  if (!fastLex(text, lexer, input, fast))
+  LexedTokens lexed;
+  if (!fastLex(text, lexer, input, lexed))
     return LexerAgreement::Declined;
+  const std::vector<antlr4::Token *> &fast = lexed.tokens;
   std::vector<std::unique_ptr<antlr4::Token>> slow;
   for (;;) {
     slow.push_back(lexer.nextToken());
@@ -215,7 +265,7 @@ LexerAgreement compareLexers(llvm::StringRef text, std::string *difference) {
            std::to_string(t.getLine()) + ":" + std::to_string(t.getCharPositionInLine());
   };
   for (size_t k = 0; k < std::max(fast.size(), slow.size()); ++k) {
-    const antlr4::Token *a = k < fast.size() ? fast[k].get() : nullptr;
+    const antlr4::Token *a = k < fast.size() ? fast[k] : nullptr;
     const antlr4::Token *b = k < slow.size() ? slow[k].get() : nullptr;
     if (a && b && a->getType() == b->getType() && a->getChannel() == b->getChannel() &&
         a->getStartIndex() == b->getStartIndex() && a->getStopIndex() == b->getStopIndex() &&

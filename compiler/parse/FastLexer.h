@@ -24,15 +24,28 @@ class Token;
 
 namespace dpl {
 
+/// The tokens fastLex made, in order, ending with EOF. They are owned here
+/// (allocated in blocks, not one by one) and borrowed by the token stream.
+class LexedTokens {
+public:
+  LexedTokens();
+  ~LexedTokens();
+  std::vector<antlr4::Token *> tokens;
+
+private:
+  struct Storage;
+  std::unique_ptr<Storage> storage_;
+  friend bool fastLex(llvm::StringRef, antlr4::Lexer &, antlr4::CharStream &, LexedTokens &);
+};
+
 /// Lexes `text` (what `lexer` reads from `input`, one byte per character)
-/// into `tokens`, ending with EOF, as `lexer` would: each token is made by
-/// the lexer's token factory with {lexer, input} as its source, the
+/// into `out`, as `lexer` would: CommonTokens with {lexer, input} as their
+/// source and the fields the lexer's default token factory gives them, the
 /// hidden-channel comments included and whitespace skipped; token indices
-/// are left to the stream. Returns false, with `tokens` untouched, when the
-/// text is outside the handled subset (see above). `lexer` must be a
+/// are left to the stream. Returns false, with `out` empty, when the text
+/// is outside the handled subset (see above). `lexer` must be a
 /// dpl::gen::DPLLexer; it is not run.
-bool fastLex(llvm::StringRef text, antlr4::Lexer &lexer, antlr4::CharStream &input,
-             std::vector<std::unique_ptr<antlr4::Token>> &tokens);
+bool fastLex(llvm::StringRef text, antlr4::Lexer &lexer, antlr4::CharStream &input, LexedTokens &out);
 
 /// For tests and fuzzing: lexes `text` with both lexers and compares every
 /// token (type, channel, start, stop, line, column). Declined: fastLex did

@@ -9,9 +9,11 @@
 #include "antlr4-runtime.h"
 
 #include <llvm/ADT/StringExtras.h>
+#include <llvm/ADT/StringMap.h>
 
 #include <cerrno>
 #include <set>
+#include <stdexcept>
 #include <cmath>
 #include <cstdlib>
 
@@ -482,6 +484,8 @@ template <typename T> T *exactly(antlr4::tree::ParseTree *t) {
   return t && typeid(*t) == typeid(T) ? static_cast<T *>(t) : nullptr;
 }
 
+class FastParser;
+
 /// Converts the parse tree to AST nodes. Tolerates the partial trees error
 /// recovery leaves behind: anything missing becomes an ErrorExpr or is skipped.
 class ASTBuilder {
@@ -901,15 +905,16 @@ private:
     return error(c);
   }
 
-  ast::Expr *buildLiteral(DPLParser::LiteralContext *c) {
-    antlr4::Token *t = c->getStart();
+  ast::Expr *buildLiteral(DPLParser::LiteralContext *c) { return buildLiteralToken(c->getStart()); }
+  ast::Expr *buildLiteralToken(antlr4::Token *t) {
     std::string text = tokenText(t);
     llvm::SMRange r = range(t);
     switch (t->getType()) {
     case DPLLexer::INT: {
       auto *e = ctx_.make<ast::IntExpr>(r);
       if (llvm::StringRef(text).getAsInteger(10, e->value))
-        diags_.report(DiagId::E408, r, text);
+        if (!dryRunFails())
+          diags_.report(DiagId::E408, r, text);
       return e;
     }
     case DPLLexer::FLOAT: {
@@ -937,7 +942,8 @@ private:
       // 'prod': say so once, then treat it as the string it was meant to be.
       auto *e = ctx_.make<ast::StringExpr>(r);
       e->value = text.substr(1, text.size() - 2);
-      diags_.report(DiagId::E112, r, e->value);
+      if (!dryRunFails())
+        diags_.report(DiagId::E112, r, e->value);
       return e;
     }
     case DPLLexer::STRING:
@@ -960,13 +966,14 @@ private:
     while (!rest.empty()) {
       size_t digits = rest.find_if_not([](char ch) { return llvm::isDigit(ch); });
       if (digits == 0 || digits == llvm::StringRef::npos) {
-        diags_.report(DiagId::E107, r, "duration", text,
-                      "each number needs a unit (ms, s, m, h or d)");
+        if (!dryRunFails())
+          diags_.report(DiagId::E107, r, "duration", text, "each number needs a unit (ms, s, m, h or d)");
         return e;
       }
       int64_t n = 0;
       if (rest.take_front(digits).getAsInteger(10, n)) {
-        diags_.report(DiagId::E107, r, "duration", text, "number too large");
+        if (!dryRunFails())
+          diags_.report(DiagId::E107, r, "duration", text, "number too large");
         return e;
       }
       rest = rest.drop_front(digits);
@@ -976,12 +983,13 @@ private:
       int64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000
                     : unit == "h" ? 3600000 : unit == "d" ? 86400000 : 0;
       if (!scale) {
-        diags_.report(DiagId::E107, r, "duration", text,
-                      "unknown unit `" + unit.str() + "`; use ms, s, m, h or d");
+        if (!dryRunFails())
+          diags_.report(DiagId::E107, r, "duration", text, "unknown unit `" + unit.str() + "`; use ms, s, m, h or d");
         return e;
       }
       if (n > INT64_MAX / scale || total > INT64_MAX - n * scale) {
-        diags_.report(DiagId::E107, r, "duration", text, "duration too large");
+        if (!dryRunFails())
+          diags_.report(DiagId::E107, r, "duration", text, "duration too large");
         return e;
       }
       total += n * scale;
@@ -1013,7 +1021,8 @@ private:
         case '\\': out += '\\'; break;
         case '$': out += "$$"; break; // `\$` keeps a literal `$`: stored as `$$`
         default:
-          diags_.report(DiagId::E105, llvm::SMRange(llvm::SMLoc::getFromPointer(base + i - 1),
+          if (!dryRunFails())
+            diags_.report(DiagId::E105, llvm::SMRange(llvm::SMLoc::getFromPointer(base + i - 1),
                                                     llvm::SMLoc::getFromPointer(base + i + 1)),
                         std::string(1, n));
         }
@@ -1022,7 +1031,8 @@ private:
       if (ch == '$' && i + 1 < end && raw[i + 1] == '{') {
         size_t close = raw.find('}', i + 2);
         if (close == llvm::StringRef::npos || close >= end) {
-          diags_.report(DiagId::E106, llvm::SMRange(llvm::SMLoc::getFromPointer(base + i),
+          if (!dryRunFails())
+            diags_.report(DiagId::E106, llvm::SMRange(llvm::SMLoc::getFromPointer(base + i),
                                                     llvm::SMLoc::getFromPointer(base + end)),
                         "missing `}`");
           out += raw.substr(i, end - i).str();
@@ -1047,7 +1057,8 @@ private:
           interp.path.push_back(p.str());
         }
         if (!ok) {
-          diags_.report(DiagId::E106, interp.range,
+          if (!dryRunFails())
+            diags_.report(DiagId::E106, interp.range,
                         trimmed.empty() ? std::string("empty `${}`")
                                         : "`" + trimmed.str() + "` is not a name");
         } else {
@@ -1062,11 +1073,530 @@ private:
     return e;
   }
 
+  /// In a dry run (FastParser), a literal that would get a diagnostic sets
+  /// the flag instead, and the declaration is parsed again through ANTLR,
+  /// whose build reports it. True when the caller must not report.
+  bool dryRunFails() {
+    if (!dryRun_)
+      return false;
+    *dryRun_ = true;
+    return true;
+  }
+
+  friend class FastParser;
   static constexpr size_t kNoIndex = static_cast<size_t>(-1);
   ast::ASTContext &ctx_;
   DiagnosticEngine &diags_;
   llvm::StringRef text_;
   const OffsetMap &offsets_;
+  bool *dryRun_ = nullptr;
+};
+
+/// The token types of the grammar's literal tokens, by text, read from the
+/// generated vocabulary.
+struct LiteralTypes {
+  size_t owner, stakeholder, group, environment, defaults, service, rule, guard, record, schema, enum_, in,
+      when, require, constrain, or_, and_, not_, matches, true_, false_;
+  size_t semi, assign, lparen, rparen, comma, colon, lbrace, rbrace, lbracket, rbracket, lt, gt, le, ge, eq, ne,
+      question, pipe, plus, minus, dot;
+  explicit LiteralTypes(const antlr4::dfa::Vocabulary &v) {
+    llvm::StringMap<size_t> byText;
+    for (size_t t = 1; t <= v.getMaxTokenType(); ++t) {
+      std::string lit = v.getLiteralName(t);
+      if (lit.size() >= 3 && lit.front() == '\'' && lit.back() == '\'')
+        byText[lit.substr(1, lit.size() - 2)] = t;
+    }
+    auto at = [&](const char *text) {
+      auto it = byText.find(text);
+      if (it == byText.end())
+        throw std::logic_error(std::string("DPL grammar has no literal token ") + text);
+      return it->second;
+    };
+    owner = at("owner"), stakeholder = at("stakeholder"), group = at("group"), environment = at("environment");
+    defaults = at("defaults"), service = at("service"), rule = at("rule"), guard = at("guard");
+    record = at("record"), schema = at("schema"), enum_ = at("enum"), in = at("in"), when = at("when");
+    require = at("require"), constrain = at("constrain"), or_ = at("or"), and_ = at("and"), not_ = at("not");
+    matches = at("matches"), true_ = at("true"), false_ = at("false");
+    semi = at(";"), assign = at("="), lparen = at("("), rparen = at(")"), comma = at(","), colon = at(":");
+    lbrace = at("{"), rbrace = at("}"), lbracket = at("["), rbracket = at("]"), lt = at("<"), gt = at(">");
+    le = at("<="), ge = at(">="), eq = at("=="), ne = at("!="), question = at("?"), pipe = at("|");
+    plus = at("+"), minus = at("-"), dot = at(".");
+  }
+};
+
+/// A recursive-descent parser for declarations without syntax errors, which
+/// builds the AST directly: the same nodes, ranges and values as ANTLR's
+/// parse tree through ASTBuilder, at a fraction of the cost. It follows
+/// grammar/DPL.g4 rule for rule, choosing alternatives with at most two
+/// tokens of lookahead, which is all the grammar needs for valid input.
+/// Anything else (a syntax error, a literal the builder would diagnose, the
+/// tolerated `&&`, `||`, `!` and single-quoted strings) abandons the chunk,
+/// which then goes through ANTLR (SLL, then LL with recovery) as before.
+/// Agreement is tested by building each test input both ways
+/// (tests/unit/ParserTest.cpp, FastParserAgrees*).
+class FastParser {
+public:
+  /// `toks`: the chunk's default-channel tokens, ending with EOF; `types`:
+  /// their types (read once: getType() is a virtual call).
+  FastParser(ASTBuilder &b, const LiteralTypes &lt, const std::vector<antlr4::Token *> &toks,
+             const std::vector<size_t> &types)
+      : b_(b), t_(lt), toks_(toks), types_(types) {}
+
+  /// `decl* EOF`. False when the chunk must go through ANTLR; `out` is then
+  /// unchanged and nothing was reported.
+  bool parseFile(std::vector<ast::Decl *> &out) {
+    bool failed = false;
+    b_.dryRun_ = &failed;
+    std::vector<ast::Decl *> decls;
+    try {
+      while (type(0) != antlr4::Token::EOF)
+        decls.push_back(decl());
+    } catch (const Abandon &) {
+      failed = true;
+    }
+    b_.dryRun_ = nullptr;
+    if (failed)
+      return false;
+    out.insert(out.end(), decls.begin(), decls.end());
+    return true;
+  }
+
+private:
+  struct Abandon {};
+  /// An expression with the tokens its grammar rule spans (the rule's
+  /// range, which is not always the node's: `(a) == b`).
+  struct Spanned {
+    ast::Expr *expr;
+    size_t first, last;
+  };
+
+  [[noreturn]] static void abandon() { throw Abandon{}; }
+  size_t type(size_t k) const { return types_[std::min(pos_ + k, types_.size() - 1)]; }
+  antlr4::Token *take(size_t expected) {
+    if (type(0) != expected)
+      abandon();
+    return toks_[pos_++];
+  }
+  bool accept(size_t expected) {
+    if (type(0) != expected)
+      return false;
+    ++pos_;
+    return true;
+  }
+  bool isIdent(size_t k) const {
+    size_t ty = type(k);
+    return ty == DPLLexer::IDENT || ty == t_.owner || ty == t_.stakeholder || ty == t_.group ||
+           ty == t_.environment || ty == t_.defaults || ty == t_.service || ty == t_.rule || ty == t_.guard ||
+           ty == t_.record || ty == t_.schema || ty == t_.enum_ || ty == t_.when || ty == t_.require ||
+           ty == t_.constrain;
+  }
+  llvm::SMRange range(size_t first, size_t last) {
+    return {b_.range(toks_[first]).Start, b_.range(toks_[last]).End};
+  }
+  llvm::SMRange range(size_t i) { return b_.range(toks_[i]); }
+  /// `ident`: one token.
+  ast::Name ident() {
+    if (!isIdent(0))
+      abandon();
+    antlr4::Token *t = toks_[pos_++];
+    return {b_.tokenText(t), b_.range(t)};
+  }
+
+  // ----------------------------------------------------------- declarations
+  ast::Decl *decl() {
+    using K = ast::DeclKind;
+    size_t first = pos_, kw = type(0);
+    auto finish = [&](ast::Decl *d) {
+      d->range = range(first, pos_ - 1);
+      d->keyword = range(first);
+      return d;
+    };
+    if (kw == t_.owner) {
+      ++pos_;
+      auto *d = b_.ctx_.make<ast::OwnerDecl>(llvm::SMRange());
+      d->name = ident();
+      take(t_.semi);
+      return finish(d);
+    }
+    K blockKind = kw == t_.stakeholder ? K::Stakeholder : kw == t_.environment ? K::Environment
+                : kw == t_.service ? K::Service : kw == t_.rule ? K::Rule : K::Defaults;
+    if (kw == t_.stakeholder || kw == t_.environment || kw == t_.service || kw == t_.rule || kw == t_.defaults) {
+      ++pos_;
+      auto *d = b_.ctx_.make<ast::BlockDecl>(blockKind, llvm::SMRange());
+      if (kw != t_.defaults)
+        d->name = ident();
+      d->body = block();
+      d->closeBrace = range(pos_ - 1);
+      return finish(d);
+    }
+    if (kw == t_.group) {
+      ++pos_;
+      auto *d = b_.ctx_.make<ast::GroupDecl>(llvm::SMRange());
+      d->name = ident();
+      take(t_.assign);
+      d->value = value().expr;
+      take(t_.semi);
+      return finish(d);
+    }
+    if (kw == t_.guard) {
+      ++pos_;
+      auto *d = b_.ctx_.make<ast::GuardDecl>(llvm::SMRange());
+      d->name = ident();
+      take(t_.lparen);
+      if (type(0) != t_.rparen) {
+        d->params.push_back(paramDecl());
+        while (accept(t_.comma)) {
+          if (type(0) == t_.rparen)
+            break; // trailing comma
+          d->params.push_back(paramDecl());
+        }
+      }
+      take(t_.rparen);
+      d->body = block();
+      return finish(d);
+    }
+    if (kw == t_.record || kw == t_.schema) {
+      ++pos_;
+      ast::Name name = ident();
+      ast::Name family;
+      if (kw == t_.record && accept(t_.colon))
+        family = ident();
+      take(t_.lbrace);
+      std::vector<ast::ParamDecl> fields;
+      while (type(0) != t_.rbrace)
+        fields.push_back(paramDecl());
+      take(t_.rbrace);
+      if (kw == t_.schema) {
+        auto *d = b_.ctx_.make<ast::SchemaDecl>(llvm::SMRange());
+        d->name = std::move(name);
+        d->fields = std::move(fields);
+        return finish(d);
+      }
+      auto *d = b_.ctx_.make<ast::RecordDecl>(llvm::SMRange());
+      d->name = std::move(name);
+      d->family = std::move(family);
+      d->fields = std::move(fields);
+      return finish(d);
+    }
+    if (kw == t_.enum_) {
+      ++pos_;
+      auto *d = b_.ctx_.make<ast::EnumDecl>(llvm::SMRange());
+      d->name = ident();
+      take(t_.lbrace);
+      if (type(0) != t_.rbrace) {
+        d->members.push_back(ident());
+        while (accept(t_.comma)) {
+          if (type(0) == t_.rbrace)
+            break;
+          d->members.push_back(ident());
+        }
+      }
+      take(t_.rbrace);
+      return finish(d);
+    }
+    abandon();
+  }
+
+  /// `ident ':' typeExpr ('=' value)? ';'?`
+  ast::ParamDecl paramDecl() {
+    size_t first = pos_;
+    ast::ParamDecl p;
+    p.name = ident();
+    take(t_.colon);
+    p.type = typeExpr();
+    if (accept(t_.assign))
+      p.defaultValue = value().expr;
+    accept(t_.semi);
+    p.range = range(first, pos_ - 1);
+    return p;
+  }
+  /// `typeAtom ('|' typeAtom)*`: one atom is the type itself.
+  ast::TypeRef typeExpr() {
+    size_t first = pos_;
+    ast::TypeRef atom = typeAtom();
+    if (type(0) != t_.pipe)
+      return atom;
+    ast::TypeRef u;
+    u.isUnion = true;
+    u.args.push_back(std::move(atom));
+    while (accept(t_.pipe))
+      u.args.push_back(typeAtom());
+    u.range = range(first, pos_ - 1);
+    return u;
+  }
+  /// `ident ('<' typeExpr (',' typeExpr)* '>')? '?'?`
+  ast::TypeRef typeAtom() {
+    size_t first = pos_;
+    ast::TypeRef t;
+    t.name = ident();
+    if (accept(t_.lt)) {
+      t.args.push_back(typeExpr());
+      while (accept(t_.comma))
+        t.args.push_back(typeExpr());
+      take(t_.gt);
+    }
+    t.optional = accept(t_.question);
+    t.range = range(first, pos_ - 1);
+    return t;
+  }
+
+  // ------------------------------------------------------------- statements
+  /// `'{' stmt* '}'`
+  std::vector<ast::Stmt *> block() {
+    take(t_.lbrace);
+    std::vector<ast::Stmt *> out;
+    while (type(0) != t_.rbrace)
+      out.push_back(stmt());
+    take(t_.rbrace);
+    return out;
+  }
+
+  ast::Stmt *stmt() {
+    size_t first = pos_, kw = type(0);
+    auto finish = [&](ast::Stmt *s) {
+      s->range = range(first, pos_ - 1);
+      return s;
+    };
+    // `when = …;` is a field named `when`: a keyword that is also an ident
+    // followed by `=` can only start a field.
+    if (isIdent(0) && type(1) == t_.assign) {
+      auto *f = b_.ctx_.make<ast::FieldStmt>(llvm::SMRange());
+      f->name = ident();
+      ++pos_;
+      f->value = value().expr;
+      take(t_.semi);
+      return finish(f);
+    }
+    if (kw == t_.in) {
+      ++pos_;
+      auto *i = b_.ctx_.make<ast::InStmt>(llvm::SMRange());
+      i->predicate = expr().expr;
+      i->body = block();
+      return finish(i);
+    }
+    if (kw == t_.when || kw == t_.constrain) {
+      ++pos_;
+      ast::Expr *pred = expr().expr;
+      take(t_.semi);
+      if (kw == t_.when) {
+        auto *w = b_.ctx_.make<ast::WhenStmt>(llvm::SMRange());
+        w->predicate = pred;
+        return finish(w);
+      }
+      auto *c = b_.ctx_.make<ast::ConstrainStmt>(llvm::SMRange());
+      c->predicate = pred;
+      return finish(c);
+    }
+    if (kw == t_.require) {
+      ++pos_;
+      auto *r = b_.ctx_.make<ast::RequireStmt>(llvm::SMRange());
+      r->guard = ident();
+      if (type(0) == t_.lparen) {
+        r->hasParens = true;
+        r->args = callArgs();
+      }
+      take(t_.semi);
+      return finish(r);
+    }
+    abandon();
+  }
+
+  /// `'(' (arg (',' arg)* ','?)? ')'`, arg: `(ident '=')? value`
+  std::vector<ast::Arg> callArgs() {
+    take(t_.lparen);
+    std::vector<ast::Arg> out;
+    while (type(0) != t_.rparen) {
+      size_t first = pos_;
+      ast::Arg a;
+      if (isIdent(0) && type(1) == t_.assign) {
+        a.name = ident();
+        ++pos_;
+      }
+      a.value = value().expr;
+      a.range = range(first, pos_ - 1);
+      out.push_back(std::move(a));
+      if (!accept(t_.comma))
+        break;
+    }
+    take(t_.rparen);
+    return out;
+  }
+
+  // ------------------------------------------------------------ expressions
+  /// `ident block` (a record) or `expr`.
+  Spanned value() {
+    size_t first = pos_;
+    if (isIdent(0) && type(1) == t_.lbrace) {
+      auto *rec = b_.ctx_.make<ast::RecordExpr>(llvm::SMRange());
+      rec->kindName = ident();
+      rec->body = block();
+      rec->range = range(first, pos_ - 1);
+      return {rec, first, pos_ - 1};
+    }
+    return expr();
+  }
+
+  /// Left-associative `operand (op operand)*` for `or`, `and`, `+`/`-`.
+  template <typename Operand> Spanned fold(Operand operand, size_t op1, size_t op2, ast::BinaryOp b1,
+                                           ast::BinaryOp b2) {
+    Spanned acc = operand();
+    while (type(0) == op1 || type(0) == op2) {
+      ast::BinaryOp op = type(0) == op1 ? b1 : b2;
+      llvm::SMRange opRange = range(pos_++);
+      Spanned rhs = operand();
+      auto *b = b_.ctx_.make<ast::BinaryExpr>(llvm::SMRange(acc.expr->range.Start, rhs.expr->range.End));
+      b->op = op;
+      b->opRange = opRange;
+      b->lhs = acc.expr;
+      b->rhs = rhs.expr;
+      acc = {b, acc.first, rhs.last};
+    }
+    return acc;
+  }
+  Spanned expr() {
+    return fold([&] { return andExpr(); }, t_.or_, t_.or_, ast::BinaryOp::Or, ast::BinaryOp::Or);
+  }
+  Spanned andExpr() {
+    return fold([&] { return notExpr(); }, t_.and_, t_.and_, ast::BinaryOp::And, ast::BinaryOp::And);
+  }
+  Spanned notExpr() {
+    if (type(0) != t_.not_)
+      return cmpExpr();
+    size_t first = pos_++;
+    Spanned operand = notExpr();
+    auto *u = b_.ctx_.make<ast::UnaryExpr>(range(first, operand.last));
+    u->op = ast::UnaryOp::Not;
+    u->operand = operand.expr;
+    return {u, first, operand.last};
+  }
+  Spanned cmpExpr() {
+    Spanned lhs = addExpr();
+    using B = ast::BinaryOp;
+    size_t ty = type(0), opFirst = pos_;
+    B op;
+    if (ty == t_.eq) op = B::Eq;
+    else if (ty == t_.ne) op = B::Ne;
+    else if (ty == t_.lt) op = B::Lt;
+    else if (ty == t_.le) op = B::Le;
+    else if (ty == t_.gt) op = B::Gt;
+    else if (ty == t_.ge) op = B::Ge;
+    else if (ty == t_.in) op = B::In;
+    else if (ty == t_.matches) op = B::Matches;
+    else if (ty == t_.not_ && type(1) == t_.in) op = B::NotIn;
+    else return lhs;
+    pos_ += op == B::NotIn ? 2 : 1;
+    llvm::SMRange opRange = range(opFirst, pos_ - 1);
+    Spanned rhs = addExpr();
+    auto *b = b_.ctx_.make<ast::BinaryExpr>(range(lhs.first, rhs.last));
+    b->op = op;
+    b->opRange = opRange;
+    b->lhs = lhs.expr;
+    b->rhs = rhs.expr;
+    return {b, lhs.first, rhs.last};
+  }
+  Spanned addExpr() {
+    return fold([&] { return unaryExpr(); }, t_.plus, t_.minus, ast::BinaryOp::Add, ast::BinaryOp::Sub);
+  }
+  Spanned unaryExpr() {
+    if (type(0) != t_.minus)
+      return postfixExpr();
+    size_t first = pos_++;
+    Spanned operand = unaryExpr();
+    auto *u = b_.ctx_.make<ast::UnaryExpr>(range(first, operand.last));
+    u->op = ast::UnaryOp::Neg;
+    u->operand = operand.expr;
+    return {u, first, operand.last};
+  }
+  /// `primary ('.' ident | callArgs)*`
+  Spanned postfixExpr() {
+    Spanned acc = primary();
+    for (;;) {
+      if (accept(t_.dot)) {
+        ast::Name member = ident();
+        auto *m = b_.ctx_.make<ast::MemberExpr>(llvm::SMRange(acc.expr->range.Start, member.range.End));
+        m->base = acc.expr;
+        m->member = std::move(member);
+        acc = {m, acc.first, pos_ - 1};
+      } else if (type(0) == t_.lparen) {
+        std::vector<ast::Arg> args = callArgs();
+        auto *call = b_.ctx_.make<ast::CallExpr>(llvm::SMRange(acc.expr->range.Start, range(pos_ - 1).End));
+        call->callee = acc.expr;
+        call->args = std::move(args);
+        acc = {call, acc.first, pos_ - 1};
+      } else {
+        return acc;
+      }
+    }
+  }
+  Spanned primary() {
+    size_t first = pos_, ty = type(0);
+    switch (ty) {
+    case DPLLexer::INT: case DPLLexer::FLOAT: case DPLLexer::DURATION: case DPLLexer::PERCENT:
+    case DPLLexer::TIME: case DPLLexer::STRING:
+      ++pos_;
+      return {literal(toks_[first]), first, first};
+    default: break;
+    }
+    if (ty == t_.true_ || ty == t_.false_) {
+      ++pos_;
+      auto *e = b_.ctx_.make<ast::BoolExpr>(range(first));
+      e->value = ty == t_.true_;
+      return {e, first, first};
+    }
+    if (isIdent(0)) {
+      ast::Name n = ident();
+      auto *e = b_.ctx_.make<ast::NameExpr>(n.range);
+      e->name = std::move(n.text);
+      return {e, first, first};
+    }
+    if (accept(t_.lparen)) {
+      ast::Expr *inner = expr().expr;
+      take(t_.rparen);
+      return {inner, first, pos_ - 1};
+    }
+    if (accept(t_.lbracket)) {
+      auto *list = b_.ctx_.make<ast::ListExpr>(llvm::SMRange());
+      while (type(0) != t_.rbracket) {
+        list->elements.push_back(value().expr);
+        if (!accept(t_.comma))
+          break;
+      }
+      take(t_.rbracket);
+      list->range = range(first, pos_ - 1);
+      return {list, first, pos_ - 1};
+    }
+    if (accept(t_.lbrace)) {
+      auto *map = b_.ctx_.make<ast::MapExpr>(llvm::SMRange());
+      while (type(0) != t_.rbrace) {
+        ast::MapEntry entry;
+        if (type(0) == DPLLexer::STRING) {
+          ast::StringExpr *s = b_.buildString(toks_[pos_++]);
+          entry.key = {s->value, s->range};
+        } else {
+          entry.key = ident();
+        }
+        if (!accept(t_.colon))
+          take(t_.assign);
+        entry.value = value().expr;
+        map->entries.push_back(std::move(entry));
+        if (!accept(t_.comma))
+          break;
+      }
+      take(t_.rbrace);
+      map->range = range(first, pos_ - 1);
+      return {map, first, pos_ - 1};
+    }
+    abandon();
+  }
+  /// A literal token, converted by ASTBuilder; one it would diagnose sets
+  /// the dry-run flag, which abandons the chunk at its end.
+  ast::Expr *literal(antlr4::Token *t) { return b_.buildLiteralToken(t); }
+
+  ASTBuilder &b_;
+  const LiteralTypes &t_;
+  const std::vector<antlr4::Token *> &toks_;
+  const std::vector<size_t> &types_;
+  size_t pos_ = 0;
 };
 
 /// Silences ANTLR's default console output.
@@ -1079,30 +1609,55 @@ class NullErrorListener : public antlr4::BaseErrorListener {};
 /// what the lexer sees is the same either way.
 class SourceInputStream : public antlr4::ANTLRInputStream {
 public:
-  SourceInputStream(llvm::StringRef text, bool ascii) {
-    if (!ascii) {
-      load(text.str());
+  SourceInputStream(llvm::StringRef text, bool ascii) : text_(text), ascii_(ascii) {}
+
+  /// Fills ANTLR's buffer. Only ANTLR's lexer and parser (and the text of
+  /// their tokens) read it: a file that the hand-written lexer and parser
+  /// take entirely never needs it, and the conversion is skipped.
+  void ensureLoaded() {
+    if (loaded_)
+      return;
+    loaded_ = true;
+    if (!ascii_) {
+      load(text_.str());
       return;
     }
-    _data.resize(text.size());
-    for (size_t i = 0; i < text.size(); ++i)
-      _data[i] = static_cast<unsigned char>(text[i]);
+    _data.resize(text_.size());
+    for (size_t i = 0; i < text_.size(); ++i)
+      _data[i] = static_cast<unsigned char>(text_[i]);
     p = 0;
   }
+
+private:
+  llvm::StringRef text_;
+  bool ascii_;
+  bool loaded_ = false;
 };
 
 /// The file's token stream, filled either by its lexer (fill()) or with
-/// tokens lexed beforehand (adopt()), numbered as fill() numbers them.
+/// tokens lexed beforehand and owned elsewhere (borrow()), numbered as
+/// fill() numbers them.
 class FileTokenStream : public antlr4::CommonTokenStream {
 public:
   explicit FileTokenStream(antlr4::TokenSource *source) : CommonTokenStream(source) {}
-  void adopt(std::vector<std::unique_ptr<antlr4::Token>> tokens) {
-    _tokens = std::move(tokens);
-    for (size_t i = 0; i < _tokens.size(); ++i)
-      static_cast<antlr4::CommonToken *>(_tokens[i].get())->setTokenIndex(i);
+  ~FileTokenStream() override {
+    if (borrowed_)
+      for (auto &t : _tokens)
+        (void)t.release();
+  }
+  void borrow(const std::vector<antlr4::Token *> &tokens) {
+    borrowed_ = true;
+    _tokens.reserve(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      static_cast<antlr4::CommonToken *>(tokens[i])->setTokenIndex(i);
+      _tokens.emplace_back(tokens[i]);
+    }
     _fetchedEOF = true;
     setup();
   }
+
+private:
+  bool borrowed_ = false;
 };
 
 /// A token stream over one chunk of the file's tokens, borrowed from the
@@ -1169,14 +1724,16 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   NullErrorListener quiet;
   lexer.removeErrorListeners();
   lexer.addErrorListener(&quiet);
+  LexedTokens lexed; // before `tokens`, which borrows them
   FileTokenStream tokens(&lexer);
   // The hand-written lexer gives the same tokens for plain ASCII policy,
   // much faster; anything it does not handle goes through ANTLR's.
-  std::vector<std::unique_ptr<antlr4::Token>> lexed;
-  if (offsets.ascii() && fastLex(program, lexer, input, lexed))
-    tokens.adopt(std::move(lexed));
-  else
+  if (options.fastPaths && offsets.ascii() && fastLex(program, lexer, input, lexed)) {
+    tokens.borrow(lexed.tokens);
+  } else {
+    input.ensureLoaded();
     tokens.fill();
+  }
   const std::vector<uint16_t> &classes = tokenClasses(lexer.getVocabulary());
 
   // Lexical problems and nesting depth, before the parser sees anything.
@@ -1278,6 +1835,9 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
     }
   }
   ASTBuilder builder(ctx, diags, text, offsets);
+  static const LiteralTypes literalTypes(lexer.getVocabulary());
+  std::vector<antlr4::Token *> onChannel; // the fast parser's input, per chunk
+  std::vector<size_t> onChannelTypes;
   size_t eofIndex = tokens.size() - 1;
   for (size_t c = 0; c < starts.size(); ++c) {
     size_t from = starts[c], to = c + 1 < starts.size() ? starts[c + 1] : eofIndex;
@@ -1286,6 +1846,22 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
     antlr4::CommonToken eof(tokens.get(to));
     eof.setType(antlr4::Token::EOF);
     bool atRealEof = to == eofIndex;
+    // A declaration without syntax errors: the hand-written parser builds
+    // its AST directly. Anything else goes through ANTLR below.
+    if (options.fastPaths) {
+      onChannel.clear();
+      onChannelTypes.clear();
+      for (size_t i = from; i < to; ++i)
+        if (antlr4::Token *t = tokens.get(i); t->getChannel() == antlr4::Token::DEFAULT_CHANNEL) {
+          onChannel.push_back(t);
+          onChannelTypes.push_back(t->getType());
+        }
+      onChannel.push_back(&eof);
+      onChannelTypes.push_back(antlr4::Token::EOF);
+      if (FastParser(builder, literalTypes, onChannel, onChannelTypes).parseFile(out->decls))
+        continue;
+    }
+    input.ensureLoaded(); // ANTLR's parser and its messages read token texts
     ChunkTokenStream chunkTokens(&lexer);
     chunkTokens.assign(tokens, from, to, &eof);
 

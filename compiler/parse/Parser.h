@@ -12,6 +12,10 @@ struct ParseOptions {
   unsigned maxNesting = 100;
   /// Longest chain of binary operators in one expression.
   unsigned maxChain = 1000;
+  /// Use the hand-written lexer and parser where they apply (ASCII text,
+  /// declarations without syntax errors); they give the same tokens and
+  /// AST as ANTLR. False: ANTLR for everything (tests compare the two).
+  bool fastPaths = true;
 };
 
 /// Parses buffer `buffer` of `diags.sources()` into a SourceFile owned by
