@@ -12,8 +12,10 @@
 #include "compiler/driver/Graph.h"
 #include "compiler/lower/Lower.h"
 #include "compiler/parse/FastLexer.h"
+#include "compiler/parse/Parser.h"
 #include "runtime/plan/Plan.h"
 
+#include <llvm/Support/ConvertUTF.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/Path.h>
@@ -108,6 +110,28 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   return 0;
 }
 
+/// The AST and the diagnostics of one file parsed with the fast paths on
+/// or off (empty for text that is not UTF-8, which is never parsed).
+static std::string parsedTwice(const std::string &text, bool fast) {
+  const llvm::UTF8 *p = reinterpret_cast<const llvm::UTF8 *>(text.data());
+  if (!llvm::isLegalUTF8String(&p, p + text.size()))
+    return "";
+  dpl::SourceManager sources;
+  dpl::DiagnosticEngine diags(sources);
+  dpl::ast::ASTContext ctx;
+  unsigned id = sources.addBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, "f.dpl"), "f.dpl", "f.dpl");
+  dpl::ParseOptions parse;
+  parse.fastPaths = fast;
+  dpl::ast::SourceFile *file = dpl::parseFile(id, "f.dpl", false, ctx, diags, parse);
+  std::string out = dpl::ast::dump(*file, sources.text(id).data());
+  llvm::raw_string_ostream os(out);
+  dpl::RenderOptions render;
+  render.format = dpl::OutputFormat::Text;
+  dpl::renderDiagnostics(diags, os, render);
+  os.flush();
+  return out;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::StringRef input(reinterpret_cast<const char *>(data), size);
   dpl::CompileOptions options;
@@ -118,12 +142,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (options.policyTexts.empty())
     options.policyTexts.push_back({"org.dpl", input.str()});
   options.maxErrors = 20;
-  // The hand-written lexer must give ANTLR's tokens whenever it takes a file.
+  // The hand-written lexer and parser must give ANTLR's tokens, AST and
+  // diagnostics whenever they take a file or a declaration.
   for (const dpl::SourceText &t : options.policyTexts) {
     std::string diff;
     if (dpl::compareLexers(t.text, &diff) == dpl::LexerAgreement::Different) {
       std::fprintf(stderr, "fuzz_frontend: the fast lexer differs from ANTLR's in %s: %s\n", t.relPath.c_str(),
                    diff.c_str());
+      std::abort();
+    }
+    std::string fast = parsedTwice(t.text, true), slow = parsedTwice(t.text, false);
+    if (fast != slow) {
+      std::fprintf(stderr, "fuzz_frontend: the fast parser differs from ANTLR's in %s:\n--- fast\n%s\n--- ANTLR\n%s\n",
+                   t.relPath.c_str(), fast.c_str(), slow.c_str());
       std::abort();
     }
   }

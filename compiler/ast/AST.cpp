@@ -116,4 +116,203 @@ ASTContext::~ASTContext() {
     d->~Decl();
 }
 
+namespace {
+
+using llvm::cast;
+
+/// See dump().
+class Dumper {
+public:
+  explicit Dumper(const char *base) : base_(base) {}
+  std::string out;
+
+  void file(const SourceFile &f) {
+    out += "file parsedOk=" + std::to_string(f.parsedOk) + "\n";
+    for (const Decl *d : f.decls)
+      decl(d);
+  }
+
+private:
+  std::string r(llvm::SMRange x) {
+    if (!x.Start.isValid())
+      return "[-]";
+    return "[" + std::to_string(x.Start.getPointer() - base_) + "," +
+           std::to_string(x.End.getPointer() - base_) + ")";
+  }
+  std::string n(const Name &x) { return "'" + x.text + "'" + r(x.range); }
+  void line(int depth, const std::string &s) { out += std::string(size_t(depth) * 2, ' ') + s + "\n"; }
+
+  void decl(const Decl *d) {
+    line(0, "decl " + spelling(d->kind).str() + r(d->range) + " kw" + r(d->keyword) + " " + n(d->name));
+    if (auto *b = llvm::dyn_cast<BlockDecl>(d)) {
+      line(1, "close" + r(b->closeBrace));
+      stmts(b->body, 1);
+    } else if (auto *g = llvm::dyn_cast<GroupDecl>(d)) {
+      expr(g->value, 1);
+    } else if (auto *g = llvm::dyn_cast<GuardDecl>(d)) {
+      for (auto &p : g->params)
+        param(p, 1);
+      stmts(g->body, 1);
+    } else if (auto *rd = llvm::dyn_cast<RecordDecl>(d)) {
+      line(1, "family " + n(rd->family));
+      for (auto &p : rd->fields)
+        param(p, 1);
+    } else if (auto *s = llvm::dyn_cast<SchemaDecl>(d)) {
+      for (auto &p : s->fields)
+        param(p, 1);
+    } else if (auto *e = llvm::dyn_cast<EnumDecl>(d)) {
+      for (auto &m : e->members)
+        line(1, "member " + n(m));
+    }
+  }
+  void param(const ParamDecl &p, int depth) {
+    line(depth, "param " + n(p.name) + r(p.range));
+    type(p.type, depth + 1);
+    if (p.defaultValue)
+      expr(p.defaultValue, depth + 1);
+  }
+  void type(const TypeRef &t, int depth) {
+    line(depth, "type " + n(t.name) + r(t.range) + " opt=" + std::to_string(t.optional) +
+                    " union=" + std::to_string(t.isUnion));
+    for (auto &a : t.args)
+      type(a, depth + 1);
+  }
+  void stmts(const std::vector<Stmt *> &body, int depth) {
+    for (const Stmt *s : body)
+      stmt(s, depth);
+  }
+  void stmt(const Stmt *s, int depth) {
+    switch (s->kind) {
+    case StmtKind::Field: {
+      auto *f = cast<FieldStmt>(s);
+      line(depth, "field " + n(f->name) + r(s->range));
+      expr(f->value, depth + 1);
+      return;
+    }
+    case StmtKind::In: {
+      auto *i = cast<InStmt>(s);
+      line(depth, "in" + r(s->range));
+      expr(i->predicate, depth + 1);
+      stmts(i->body, depth + 1);
+      return;
+    }
+    case StmtKind::When: line(depth, "when" + r(s->range)); expr(cast<WhenStmt>(s)->predicate, depth + 1); return;
+    case StmtKind::Constrain:
+      line(depth, "constrain" + r(s->range));
+      expr(cast<ConstrainStmt>(s)->predicate, depth + 1);
+      return;
+    case StmtKind::Require: {
+      auto *q = cast<RequireStmt>(s);
+      line(depth, "require " + n(q->guard) + r(s->range) + " parens=" + std::to_string(q->hasParens));
+      args(q->args, depth + 1);
+      return;
+    }
+    }
+  }
+  void args(const std::vector<Arg> &as, int depth) {
+    for (auto &a : as) {
+      line(depth, "arg " + n(a.name) + r(a.range));
+      expr(a.value, depth + 1);
+    }
+  }
+  void expr(const Expr *e, int depth) {
+    if (!e) {
+      line(depth, "(null)");
+      return;
+    }
+    std::string head = std::to_string(int(e->kind)) + r(e->range);
+    switch (e->kind) {
+    case ExprKind::Error: line(depth, "error" + head); return;
+    case ExprKind::Int: line(depth, "int" + head + " " + std::to_string(cast<IntExpr>(e)->value)); return;
+    case ExprKind::Float: {
+      auto *f = cast<FloatExpr>(e);
+      line(depth, "float" + head + " " + std::to_string(f->value) + " " + f->spelling);
+      return;
+    }
+    case ExprKind::Bool: line(depth, "bool" + head + " " + std::to_string(cast<BoolExpr>(e)->value)); return;
+    case ExprKind::String: {
+      auto *s = cast<StringExpr>(e);
+      line(depth, "string" + head + " \"" + s->value + "\"");
+      for (auto &i : s->interpolations) {
+        std::string path;
+        for (auto &p : i.path)
+          path += p + ".";
+        line(depth + 1, "interp " + path + r(i.range));
+      }
+      return;
+    }
+    case ExprKind::Duration: {
+      auto *d = cast<DurationExpr>(e);
+      line(depth, "duration" + head + " " + std::to_string(d->millis) + " " + d->spelling);
+      return;
+    }
+    case ExprKind::Percent: {
+      auto *p = cast<PercentExpr>(e);
+      line(depth, "percent" + head + " " + std::to_string(p->value) + " " + p->spelling);
+      return;
+    }
+    case ExprKind::Time: {
+      auto *t = cast<TimeExpr>(e);
+      line(depth, "time" + head + " " + std::to_string(t->hour) + ":" + std::to_string(t->minute) + " " +
+                      t->spelling);
+      return;
+    }
+    case ExprKind::Name: line(depth, "name" + head + " " + cast<NameExpr>(e)->name); return;
+    case ExprKind::Member: {
+      auto *m = cast<MemberExpr>(e);
+      line(depth, "member" + head + " " + n(m->member));
+      expr(m->base, depth + 1);
+      return;
+    }
+    case ExprKind::Call: {
+      auto *c = cast<CallExpr>(e);
+      line(depth, "call" + head);
+      expr(c->callee, depth + 1);
+      args(c->args, depth + 1);
+      return;
+    }
+    case ExprKind::List:
+      line(depth, "list" + head);
+      for (const Expr *x : cast<ListExpr>(e)->elements)
+        expr(x, depth + 1);
+      return;
+    case ExprKind::Map:
+      line(depth, "map" + head);
+      for (auto &en : cast<MapExpr>(e)->entries) {
+        line(depth + 1, "key " + n(en.key));
+        expr(en.value, depth + 2);
+      }
+      return;
+    case ExprKind::Record: {
+      auto *rc = cast<RecordExpr>(e);
+      line(depth, "record" + head + " " + n(rc->kindName));
+      stmts(rc->body, depth + 1);
+      return;
+    }
+    case ExprKind::Unary: {
+      auto *u = cast<UnaryExpr>(e);
+      line(depth, "unary" + head + " " + std::to_string(int(u->op)));
+      expr(u->operand, depth + 1);
+      return;
+    }
+    case ExprKind::Binary: {
+      auto *b = cast<BinaryExpr>(e);
+      line(depth, "binary" + head + " " + spelling(b->op).str() + r(b->opRange));
+      expr(b->lhs, depth + 1);
+      expr(b->rhs, depth + 1);
+      return;
+    }
+    }
+  }
+  const char *base_;
+};
+
+} // namespace
+
+std::string dump(const SourceFile &file, const char *base) {
+  Dumper d(base);
+  d.file(file);
+  return d.out;
+}
+
 } // namespace dpl::ast

@@ -290,4 +290,9 @@ private:
 /// Compact one-line rendering of an expression, for messages and tests.
 std::string toString(const Expr *e);
 
+/// Every node of `file` with its values and source ranges (byte offsets
+/// from `base`, the start of its buffer), one per line, indented by depth:
+/// what tests and the fuzzer compare when two parses must agree.
+std::string dump(const SourceFile &file, const char *base);
+
 } // namespace dpl::ast

@@ -1459,15 +1459,20 @@ private:
   Spanned andExpr() {
     return fold([&] { return notExpr(); }, t_.and_, t_.and_, ast::BinaryOp::And, ast::BinaryOp::And);
   }
-  Spanned notExpr() {
-    if (type(0) != t_.not_)
-      return cmpExpr();
+  /// `op self | next`: `not` over notExpr, `-` over unaryExpr.
+  template <typename Self, typename Next>
+  Spanned prefixed(size_t opType, ast::UnaryOp op, Self self, Next next) {
+    if (type(0) != opType)
+      return next();
     size_t first = pos_++;
-    Spanned operand = notExpr();
+    Spanned operand = self();
     auto *u = b_.ctx_.make<ast::UnaryExpr>(range(first, operand.last));
-    u->op = ast::UnaryOp::Not;
+    u->op = op;
     u->operand = operand.expr;
     return {u, first, operand.last};
+  }
+  Spanned notExpr() {
+    return prefixed(t_.not_, ast::UnaryOp::Not, [&] { return notExpr(); }, [&] { return cmpExpr(); });
   }
   Spanned cmpExpr() {
     Spanned lhs = addExpr();
@@ -1498,14 +1503,7 @@ private:
     return fold([&] { return unaryExpr(); }, t_.plus, t_.minus, ast::BinaryOp::Add, ast::BinaryOp::Sub);
   }
   Spanned unaryExpr() {
-    if (type(0) != t_.minus)
-      return postfixExpr();
-    size_t first = pos_++;
-    Spanned operand = unaryExpr();
-    auto *u = b_.ctx_.make<ast::UnaryExpr>(range(first, operand.last));
-    u->op = ast::UnaryOp::Neg;
-    u->operand = operand.expr;
-    return {u, first, operand.last};
+    return prefixed(t_.minus, ast::UnaryOp::Neg, [&] { return unaryExpr(); }, [&] { return postfixExpr(); });
   }
   /// `primary ('.' ident | callArgs)*`
   Spanned postfixExpr() {
