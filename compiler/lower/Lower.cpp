@@ -55,11 +55,23 @@ llvm::json::Value toPlanJson(const Value &v) {
 
 namespace {
 
+/// An object from key/value pairs with the values moved in: an initializer
+/// list (`Object{{"k", v}}`) copies every value, nested objects included.
+void put(Object &) {}
+template <typename V, typename... Rest> void put(Object &o, const char *key, V &&value, Rest &&...rest) {
+  o.try_emplace(key, std::forward<V>(value));
+  put(o, std::forward<Rest>(rest)...);
+}
+template <typename... KV> Object obj(KV &&...kv) {
+  Object o;
+  put(o, std::forward<KV>(kv)...);
+  return o;
+}
+
 llvm::json::Value provenanceJson(const Provenance &p) {
   if (p.file.empty())
-    return Object{{"source", "stdlib"}};
-  return Object{{"file", p.file}, {"line", p.line}, {"column", p.column},
-                {"stakeholder", p.stakeholder}, {"block", p.block}};
+    return obj("source", "stdlib");
+  return obj("file", p.file, "line", p.line, "column", p.column, "stakeholder", p.stakeholder, "block", p.block);
 }
 
 Object guardParams(const ResolvedGuard &g) {
@@ -88,23 +100,23 @@ Array stateMachine(const Unit &u) {
   Array waits;
   for (auto &w : u.waitsFor)
     waits.push_back(w);
-  steps.push_back({Object{{"kind", "wait"}, {"waits_for", std::move(waits)}}, false});
+  steps.push_back({obj("kind", "wait", "waits_for", std::move(waits)), false});
   unsigned n = 0;
   for (const ResolvedGuard &g : u.guards)
     if (g.phase == GuardPhase::Gate)
-      steps.push_back({Object{{"kind", "gate"}, {"guard", g.kind}, {"params", guardParams(g)},
-                              {"name", "gate-" + std::to_string(++n) + "-" + g.kind}},
+      steps.push_back({obj("kind", "gate", "guard", g.kind, "params", guardParams(g), "name",
+                           "gate-" + std::to_string(++n) + "-" + g.kind),
                        false});
-  steps.push_back({Object{{"kind", "apply"}, {"timeout_seconds", seconds("apply_timeout")}}, true});
+  steps.push_back({obj("kind", "apply", "timeout_seconds", seconds("apply_timeout")), true});
   n = 0;
   if (const ResolvedField *h = u.field("health"); h && !h->value.isNull())
-    steps.push_back({Object{{"kind", "verify"}, {"guard", "health"}, {"params", toPlanJson(h->value)},
-                            {"name", "verify-" + std::to_string(++n) + "-health"}},
+    steps.push_back({obj("kind", "verify", "guard", "health", "params", toPlanJson(h->value), "name",
+                         "verify-" + std::to_string(++n) + "-health"),
                      true});
   for (const ResolvedGuard &g : u.guards)
     if (g.phase == GuardPhase::Verify)
-      steps.push_back({Object{{"kind", "verify"}, {"guard", g.kind}, {"params", guardParams(g)},
-                              {"name", "verify-" + std::to_string(++n) + "-" + g.kind}},
+      steps.push_back({obj("kind", "verify", "guard", g.kind, "params", guardParams(g), "name",
+                           "verify-" + std::to_string(++n) + "-" + g.kind),
                        true});
   // Unnamed steps (wait, apply) are named after their kind.
   for (Step &st : steps)
@@ -119,19 +131,14 @@ Array stateMachine(const Unit &u) {
       s["on_failure"] = failTo;
     states.push_back(std::move(s));
   }
-  states.push_back(Object{{"name", "succeeded"}, {"kind", "success"}});
+  states.push_back(obj("name", "succeeded", "kind", "success"));
   if (rollback) {
-    states.push_back(Object{{"name", "rollback"},
-                            {"kind", "rollback"},
-                            {"timeout_seconds", seconds("rollback_timeout")},
-                            {"next", "rolled_back"},
-                            {"on_failure", "rollback_failed"}});
-    states.push_back(Object{{"name", "rolled_back"}, {"kind", "failed"}, {"blocks_downstream", true}});
-    states.push_back(Object{{"name", "rollback_failed"}, {"kind", "failed"}, {"blocks_downstream", true},
-                            {"notify", true}});
+    states.push_back(obj("name", "rollback", "kind", "rollback", "timeout_seconds", seconds("rollback_timeout"),
+                         "next", "rolled_back", "on_failure", "rollback_failed"));
+    states.push_back(obj("name", "rolled_back", "kind", "failed", "blocks_downstream", true));
+    states.push_back(obj("name", "rollback_failed", "kind", "failed", "blocks_downstream", true, "notify", true));
   } else {
-    states.push_back(Object{{"name", "halted"}, {"kind", "failed"}, {"blocks_downstream", true},
-                            {"awaits_person", true}});
+    states.push_back(obj("name", "halted", "kind", "failed", "blocks_downstream", true, "awaits_person", true));
   }
   return states;
 }
