@@ -300,7 +300,8 @@ int main(int argc, char **argv) {
   } catch (const CLI::CallForVersion &e) {
     return app.exit(e);
   } catch (const CLI::ParseError &e) {
-    app.exit(e);
+    // Like every other error of this tool: prefixed, on stderr, exit 2.
+    llvm::errs() << "deployc: error: " << e.what() << " (see `deployc --help`)\n";
     return ExitUsage;
   }
   if (check->parsed())

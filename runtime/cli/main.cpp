@@ -320,6 +320,17 @@ int approve(const std::string &statePath, const std::string &planPath, const std
     return fail(who + " may not approve " + unitId + ": not a member of " + groups.front());
   if (who == latest->createdBy)
     return fail(who + " created release " + latest->id + " and cannot approve it");
+  // Approving twice is harmless (one approval per person and release) but
+  // says so, rather than suggesting a second approval was counted.
+  Observations signals;
+  if (llvm::Error e = store->loadSignals(signals))
+    return fail(llvm::toString(std::move(e)));
+  if (auto it = signals.approvals.find(unitId + "|" + latest->id);
+      it != signals.approvals.end() && it->second.count(who)) {
+    llvm::outs() << who << " already approved " << unitId << " release " << latest->id << " (" << latest->version
+                 << "); nothing changed\n";
+    return ExitOk;
+  }
   if (llvm::Error e = store->recordApproval(unitId, latest->id, who, nowMs()))
     return fail(llvm::toString(std::move(e)));
   llvm::outs() << "approved " << unitId << " release " << latest->id << " (" << latest->version << ") as " << who
@@ -531,6 +542,7 @@ int history(const std::string &statePath, const std::string &planPath, const std
 
 int main(int argc, char **argv) {
   CLI::App app{"deployd: drives every environment to its desired version"};
+  app.set_version_flag("--version", "deployd 0.1.0");
   app.require_subcommand(1);
   std::string state = ".deploy/state.db";
   app.add_option("--state", state, "State file (SQLite)");
@@ -604,8 +616,11 @@ int main(int argc, char **argv) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion &e) {
+    return app.exit(e);
   } catch (const CLI::ParseError &e) {
-    app.exit(e);
+    // Like every other error of this tool: prefixed, on stderr, exit 2.
+    llvm::errs() << "deployd: error: " << e.what() << " (see `deployd --help`)\n";
     return ExitUsage;
   }
   if (run->parsed())

@@ -48,6 +48,7 @@ try:
     step("approve by a non-member", deployd, "approve", "api@prod", "--as", "@mallory", "--plan", plan,
          "--state", state, check=False)
     step("approve by a member", deployd, "approve", "api@prod", "--as", "@ann", "--plan", plan, "--state", state)
+    step("approve again", deployd, "approve", "api@prod", "--as", "@ann", "--plan", plan, "--state", state)
     run_until_idle()
     step("status after approval", deployd, "status", "--state", state)
     step("release v2-bad", deployd, "release", "api", "v2-bad", "--as", "@ci", "--plan", plan, "--state", state)
