@@ -440,8 +440,10 @@ std::vector<std::string> rolloutOrder(std::vector<std::string> units, const std:
 }
 
 /// One frame of `status`: every unit's release, desired and actual version,
-/// state, since when, and what it waits on.
-int statusOnce(Store &store, const std::string &planPath) {
+/// state, since when, and what it waits on. With `header` (--watch), a first
+/// line with the time, and deployd's own time when it runs on a simulated
+/// clock (`run --clock-start`), which is the clock of the SINCE column.
+int statusOnce(Store &store, const std::string &planPath, const std::string *header = nullptr) {
   auto state = store.loadState();
   if (!state)
     return fail(llvm::toString(state.takeError()));
@@ -455,6 +457,15 @@ int statusOnce(Store &store, const std::string &planPath) {
     if (!state->runs.count(unit))
       units.push_back(unit);
   units = rolloutOrder(units, planPath);
+  if (header) {
+    int64_t now = nowMs(), daemon = -1;
+    for (auto &[unit, o] : *observed)
+      daemon = std::max(daemon, o.atMs);
+    llvm::outs() << "deployd status at " << stamp(now);
+    if (daemon >= 0 && std::llabs(daemon - now) > 60000)
+      llvm::outs() << " (deployd's clock: " << stamp(daemon) << ")";
+    llvm::outs() << " " << *header << "\n";
+  }
   auto row = [](llvm::StringRef a, llvm::StringRef b, llvm::StringRef c, llvm::StringRef d, llvm::StringRef e,
                 llvm::StringRef f, llvm::StringRef g) {
     llvm::outs() << llvm::left_justify(a, 20) << " " << llvm::left_justify(b, 7) << " " << llvm::left_justify(c, 10)
@@ -510,8 +521,8 @@ int status(const std::string &statePath, const std::string &planPath, bool watch
   while (!gStop) {
     if (tty)
       llvm::outs() << "\x1b[H\x1b[2J"; // home and clear: a live table
-    llvm::outs() << "deployd status at " << stamp(nowMs()) << " (every " << intervalText << "; Ctrl-C to stop)\n";
-    if (int rc = statusOnce(*store, planPath))
+    std::string header = "(every " + intervalText + "; Ctrl-C to stop)";
+    if (int rc = statusOnce(*store, planPath, &header))
       return rc;
     if (!tty)
       llvm::outs() << "\n";
