@@ -98,6 +98,11 @@ enum TokenClass : uint16_t {
   NameKeyword = 1 << 6,   ///< isNameKeyword()
   DeclKeyword = 1 << 7,   ///< starts a declaration
   SemiOrClose = 1 << 8,   ///< `;` `}`: a declaration may follow
+  TypeDeclKeyword = 1 << 9, ///< `record` `schema` `guard`: declarations with types
+  AngleOpen = 1 << 10,    ///< `<`: opens type arguments in those
+  AngleClose = 1 << 11,   ///< `>`
+  Operand = 1 << 12,      ///< a literal: `(` right after one is a call
+  LeftParen = 1 << 13,    ///< `(`
 };
 
 bool isNameKeyword(const std::string &s);
@@ -131,6 +136,16 @@ const std::vector<uint16_t> &tokenClasses(const antlr4::dfa::Vocabulary &v) {
         c |= DeclKeyword;
       if (s == ";" || s == "}")
         c |= SemiOrClose;
+      if (s == "record" || s == "schema" || s == "guard")
+        c |= TypeDeclKeyword;
+      if (s == "<")
+        c |= AngleOpen;
+      if (s == ">")
+        c |= AngleClose;
+      if (s == "true" || s == "false")
+        c |= Operand;
+      if (s == "(")
+        c |= LeftParen;
       out[i] = c;
     }
     return out;
@@ -1736,6 +1751,15 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
 
   // Lexical problems and nesting depth, before the parser sees anything.
   unsigned depth = 0, prefixRun = 0, chain = 0, memberRun = 0;
+  // Type arguments (`list<map<string, int>>`) nest too, in the declarations
+  // that have types; elsewhere `<` and `>` are comparisons.
+  unsigned angles = 0;
+  bool inTypeDecl = false;
+  // Calls in one postfix chain (`f()()()`, `a.b().c()`), per bracket depth:
+  // the arguments are deeper, so they neither count nor end the chain.
+  std::vector<unsigned> callRun(1, 0);
+  size_t prevType = antlr4::Token::INVALID_TYPE;
+  uint16_t prevClass = 0;
   bool tooDeep = false;
   antlr4::Token *lastBad = nullptr;
   for (antlr4::Token *t : tokens.getTokens()) {
@@ -1766,11 +1790,35 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
     if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL)
       continue;
     uint16_t cls = type < classes.size() ? classes[type] : 0;
+    if (depth == 0 && (cls & DeclKeyword)) {
+      inTypeDecl = cls & TypeDeclKeyword;
+      angles = 0;
+    }
+    if (inTypeDecl && (cls & AngleOpen))
+      ++angles;
+    else if (inTypeDecl && (cls & AngleClose) && angles)
+      --angles;
+    // A `(` right after an operand (a name, a literal, a closing bracket)
+    // is a call on it.
+    bool operand = (prevClass & (CloseBracket | NameKeyword | Operand)) || prevType == DPLLexer::IDENT ||
+                   prevType == DPLLexer::INT || prevType == DPLLexer::FLOAT || prevType == DPLLexer::DURATION ||
+                   prevType == DPLLexer::PERCENT || prevType == DPLLexer::TIME || prevType == DPLLexer::STRING;
+    bool call = (cls & LeftParen) && operand;
+    if (call)
+      ++callRun[depth];
+    else if (!(cls & (Dot | CloseBracket | NameKeyword)) && type != DPLLexer::IDENT)
+      callRun[depth] = 0;
+    unsigned callsHere = callRun[depth];
     if (cls & OpenBracket) {
       ++depth;
+      if (callRun.size() <= depth)
+        callRun.resize(depth + 1, 0);
+      callRun[depth] = 0;
     } else if (cls & CloseBracket) {
       depth = depth ? depth - 1 : 0;
     }
+    prevType = type;
+    prevClass = cls;
     prefixRun = (cls & PrefixOp) ? prefixRun + 1 : 0;
     // Operators since the last separator: the checker recurses along a chain.
     // Only operators that chain count (comparisons do not associate): binary
@@ -1784,12 +1832,13 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
     bool chained = cls & ChainOp;
     if (chained)
       ++chain;
-    if ((chain > options.maxChain || memberRun > options.maxChain) && (chained || (cls & Dot)) && !tooDeep) {
+    if ((chain > options.maxChain || memberRun > options.maxChain || callsHere > options.maxChain) &&
+        (chained || (cls & Dot) || call) && !tooDeep) {
       diags.report(DiagId::E110, locAt(t->getStartIndex()), options.maxChain);
       tooDeep = true;
       out->parsedOk = false;
     }
-    if (!tooDeep && (depth > options.maxNesting || prefixRun > options.maxNesting)) {
+    if (!tooDeep && (depth + angles > options.maxNesting || prefixRun > options.maxNesting)) {
       diags.report(DiagId::E104, locAt(t->getStartIndex()), options.maxNesting);
       tooDeep = true;
       out->parsedOk = false;
