@@ -134,6 +134,54 @@ void appendJson(std::string &out, const llvm::json::Value &v, bool pretty, int d
   write(out, v, pretty ? 2 : -1, depth);
 }
 
+void appendIndented(std::string &out, llvm::StringRef c, int depth) {
+  auto newline = [&](int d) {
+    out += '\n';
+    out.append(size_t(2 * d), ' ');
+  };
+  size_t run = 0; // start of the bytes not yet copied
+  bool inString = false;
+  for (size_t i = 0; i < c.size(); ++i) {
+    char ch = c[i];
+    if (inString) {
+      if (ch == '\\')
+        ++i; // the escaped character cannot end the string
+      else if (ch == '"')
+        inString = false;
+      continue;
+    }
+    switch (ch) {
+    case '"': inString = true; break;
+    case '{': case '[':
+      if (i + 1 < c.size() && (c[i + 1] == '}' || c[i + 1] == ']')) {
+        ++i; // an empty object or array stays "{}" / "[]"
+        break;
+      }
+      out.append(c.data() + run, i + 1 - run);
+      run = i + 1;
+      newline(++depth);
+      break;
+    case '}': case ']':
+      out.append(c.data() + run, i - run);
+      run = i;
+      newline(--depth);
+      break;
+    case ',':
+      out.append(c.data() + run, i + 1 - run);
+      run = i + 1;
+      newline(depth);
+      break;
+    case ':':
+      out.append(c.data() + run, i + 1 - run);
+      run = i + 1;
+      out += ' ';
+      break;
+    default: break;
+    }
+  }
+  out.append(c.data() + run, c.size() - run);
+}
+
 std::string sha256Of(const llvm::json::Value &v) {
   std::string bytes = canonicalJson(v);
   return sha256Text(

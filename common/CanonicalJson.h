@@ -26,5 +26,9 @@ std::string sha256Text(const std::array<uint8_t, 32> &digest);
 /// that a large document can be written one member at a time with the same
 /// bytes as prettyJson / canonicalJson of the whole.
 void appendJson(std::string &out, const llvm::json::Value &v, bool pretty, int depth);
+/// Appends the pretty form of `canonical` (canonicalJson's output) as
+/// appendJson(out, v, /*pretty=*/true, depth) would write it, by re-indenting
+/// the text instead of walking and sorting the value again.
+void appendIndented(std::string &out, llvm::StringRef canonical, int depth);
 
 } // namespace dpl

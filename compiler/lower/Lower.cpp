@@ -33,6 +33,7 @@ llvm::json::Value toPlanJson(const Value &v) {
   }
   case K::List: {
     Array a;
+    a.reserve(v.items.size());
     for (auto &x : v.items)
       a.push_back(toPlanJson(x));
     return a;
@@ -96,8 +97,12 @@ Array stateMachine(const Unit &u) {
     Object state;
     bool canFail;
   };
+  // Reserved: json::Object and json::Value have no noexcept move, so a
+  // growing vector of them copies every element, nested values included.
   std::vector<Step> steps;
+  steps.reserve(u.guards.size() + 3);
   Array waits;
+  waits.reserve(u.waitsFor.size());
   for (auto &w : u.waitsFor)
     waits.push_back(w);
   steps.push_back({obj("kind", "wait", "waits_for", std::move(waits)), false});
@@ -123,6 +128,7 @@ Array stateMachine(const Unit &u) {
     if (!st.state.getString("name"))
       st.state["name"] = std::string(*st.state.getString("kind"));
   Array states;
+  states.reserve(steps.size() + 3);
   for (size_t i = 0; i < steps.size(); ++i) {
     std::string next = i + 1 < steps.size() ? std::string(*steps[i + 1].state.getString("name")) : "succeeded";
     Object s = std::move(steps[i].state);
@@ -218,6 +224,7 @@ llvm::json::Value lowerUnit(const Unit &u, const std::map<std::string, Value> &e
       continue; // lowered into the binding below
     config.try_emplace(f.name, toPlanJson(f.value));
     Array overrides;
+    overrides.reserve(f.overridden.size());
     for (const Candidate &c : f.overridden) {
       Object o;
       o.try_emplace("value", toPlanJson(c.value));
@@ -226,6 +233,7 @@ llvm::json::Value lowerUnit(const Unit &u, const std::map<std::string, Value> &e
       overrides.push_back(std::move(o));
     }
     Array satisfies;
+    satisfies.reserve(f.constraints.size());
     for (auto &c : f.constraints)
       satisfies.push_back(c);
     Object p;
@@ -242,8 +250,10 @@ llvm::json::Value lowerUnit(const Unit &u, const std::map<std::string, Value> &e
   else if (auto it = envRuntime.find(u.environment); it != envRuntime.end())
     runtime = toPlanJson(it->second);
   Array guards;
+  guards.reserve(u.guards.size());
   for (const ResolvedGuard &g : u.guards) {
     Array by;
+    by.reserve(g.requiredBy.size());
     for (auto &p : g.requiredBy)
       by.push_back(provenanceJson(p));
     Object o;
@@ -253,6 +263,7 @@ llvm::json::Value lowerUnit(const Unit &u, const std::map<std::string, Value> &e
     guards.push_back(std::move(o));
   }
   Array constraints;
+  constraints.reserve(u.constraints.size());
   for (const ConstraintResult &c : u.constraints) {
     Object o;
     o.try_emplace("constraint", c.text);
@@ -264,6 +275,7 @@ llvm::json::Value lowerUnit(const Unit &u, const std::map<std::string, Value> &e
   provenance.try_emplace("guards", std::move(guards));
   provenance.try_emplace("constraints", std::move(constraints));
   Array waits;
+  waits.reserve(u.waitsFor.size());
   for (auto &w : u.waitsFor)
     waits.push_back(w);
   Object unit;
@@ -324,12 +336,14 @@ void PlanStreamWriter::begin(const Model &model, const std::map<std::string, Val
 
 void PlanStreamWriter::unit(Unit &&u) {
   llvm::json::Value v = lowerUnit(u, envRuntime_);
+  // The canonical form is hashed; the pretty form, written, is the same text
+  // re-indented (cheaper than walking and sorting the value a second time).
+  canonical_.assign(units_ ? "," : "");
+  appendJson(canonical_, v, /*pretty=*/false, 0);
+  hasher_.update(canonical_);
   buf_.assign(units_ ? ",\n    " : "\n    ");
-  appendJson(buf_, v, /*pretty=*/true, /*depth=*/2);
+  appendIndented(buf_, llvm::StringRef(canonical_).drop_front(units_ ? 1 : 0), /*depth=*/2);
   os_ << buf_;
-  buf_.assign(units_ ? "," : "");
-  appendJson(buf_, v, /*pretty=*/false, 0);
-  hasher_.update(buf_);
   ++units_;
 }
 

@@ -49,7 +49,7 @@ private:
   uint64_t hashOffset_ = 0;
   size_t units_ = 0;
   bool begun_ = false, finished_ = false;
-  std::string buf_;
+  std::string buf_, canonical_;
 };
 
 /// A merged value as plan JSON, in base units: durations in seconds,

@@ -316,3 +316,26 @@ TEST(PlanStreamWriter, WritesAPlanWithoutUnits) {
   auto loaded = runtime::loadPlan(streamed);
   ASSERT_TRUE(bool(loaded)) << llvm::toString(loaded.takeError());
 }
+
+// The streamed plan writes each unit's pretty form by re-indenting its
+// canonical form; that must be byte for byte what the pretty printer gives,
+// whatever the strings hold.
+TEST(CanonicalJson, IndentingTheCanonicalFormGivesThePrettyForm) {
+  const char *docs[] = {
+      R"({"a": [], "b": {}, "c": [{}, [], [[]], {"d": []}], "e": "x{y}[z],:\"q\\"})",
+      R"([1, -2.5, 1e300, true, false, null, "", "\\", "\"", "a,b:c"])",
+      R"({"k": {"nested": {"deeper": [1, {"x": "}"}]}}, "s": "tab\tnew\nline\u0001"})",
+      R"("just a string")",
+      R"(42)",
+  };
+  for (const char *doc : docs) {
+    auto v = llvm::json::parse(doc);
+    ASSERT_TRUE(bool(v)) << doc;
+    for (int depth : {0, 1, 2}) {
+      std::string want, got;
+      appendJson(want, *v, /*pretty=*/true, depth);
+      appendIndented(got, canonicalJson(*v), depth);
+      EXPECT_EQ(got, want) << doc << " at depth " << depth;
+    }
+  }
+}
