@@ -1758,6 +1758,12 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
   // Calls in one postfix chain (`f()()()`, `a.b().c()`), per bracket depth:
   // the arguments are deeper, so they neither count nor end the chain.
   std::vector<unsigned> callRun(1, 0);
+  // Prefix operators pending at each bracket depth (`not not (not …`):
+  // they nest around what the bracket holds, so the guard adds them all to
+  // the bracket depth (a run of 99 inside each of 99 brackets is ~10 000
+  // levels of AST, which the checker recurses through).
+  std::vector<unsigned> prefixAt(1, 0);
+  unsigned prefixTotal = 0;
   size_t prevType = antlr4::Token::INVALID_TYPE;
   uint16_t prevClass = 0;
   bool tooDeep = false;
@@ -1809,11 +1815,21 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
     else if (!(cls & (Dot | CloseBracket | NameKeyword)) && type != DPLLexer::IDENT)
       callRun[depth] = 0;
     unsigned callsHere = callRun[depth];
+    if (cls & PrefixOp) {
+      ++prefixAt[depth];
+      ++prefixTotal;
+    } else if (!(cls & OpenBracket)) {
+      prefixTotal -= prefixAt[depth];
+      prefixAt[depth] = 0;
+    }
     if (cls & OpenBracket) {
       ++depth;
-      if (callRun.size() <= depth)
+      if (callRun.size() <= depth) {
         callRun.resize(depth + 1, 0);
+        prefixAt.resize(depth + 1, 0);
+      }
       callRun[depth] = 0;
+      prefixAt[depth] = 0;
     } else if (cls & CloseBracket) {
       depth = depth ? depth - 1 : 0;
     }
@@ -1838,7 +1854,7 @@ ast::SourceFile *parseFile(unsigned buffer, std::string relPath, bool isStdlib,
       tooDeep = true;
       out->parsedOk = false;
     }
-    if (!tooDeep && (depth + angles > options.maxNesting || prefixRun > options.maxNesting)) {
+    if (!tooDeep && (depth + angles + prefixTotal > options.maxNesting || prefixRun > options.maxNesting)) {
       diags.report(DiagId::E104, locAt(t->getStartIndex()), options.maxNesting);
       tooDeep = true;
       out->parsedOk = false;
