@@ -1209,6 +1209,18 @@ private:
     return {b_.range(toks_[first]).Start, b_.range(toks_[last]).End};
   }
   llvm::SMRange range(size_t i) { return b_.range(toks_[i]); }
+  /// `'open' (item (',' item)* ','?)? 'close'`: the grammar's comma lists
+  /// (guard parameters, enum members, call arguments, lists, maps).
+  template <typename Item> void commaList(size_t open, size_t close, Item item) {
+    take(open);
+    while (type(0) != close) {
+      item();
+      if (!accept(t_.comma))
+        break;
+    }
+    take(close);
+  }
+
   /// `ident`: one token.
   ast::Name ident() {
     if (!isIdent(0))
@@ -1257,16 +1269,7 @@ private:
       ++pos_;
       auto *d = b_.ctx_.make<ast::GuardDecl>(llvm::SMRange());
       d->name = ident();
-      take(t_.lparen);
-      if (type(0) != t_.rparen) {
-        d->params.push_back(paramDecl());
-        while (accept(t_.comma)) {
-          if (type(0) == t_.rparen)
-            break; // trailing comma
-          d->params.push_back(paramDecl());
-        }
-      }
-      take(t_.rparen);
+      commaList(t_.lparen, t_.rparen, [&] { d->params.push_back(paramDecl()); });
       d->body = block();
       return finish(d);
     }
@@ -1297,16 +1300,7 @@ private:
       ++pos_;
       auto *d = b_.ctx_.make<ast::EnumDecl>(llvm::SMRange());
       d->name = ident();
-      take(t_.lbrace);
-      if (type(0) != t_.rbrace) {
-        d->members.push_back(ident());
-        while (accept(t_.comma)) {
-          if (type(0) == t_.rbrace)
-            break;
-          d->members.push_back(ident());
-        }
-      }
-      take(t_.rbrace);
+      commaList(t_.lbrace, t_.rbrace, [&] { d->members.push_back(ident()); });
       return finish(d);
     }
     abandon();
@@ -1418,9 +1412,8 @@ private:
 
   /// `'(' (arg (',' arg)* ','?)? ')'`, arg: `(ident '=')? value`
   std::vector<ast::Arg> callArgs() {
-    take(t_.lparen);
     std::vector<ast::Arg> out;
-    while (type(0) != t_.rparen) {
+    commaList(t_.lparen, t_.rparen, [&] {
       size_t first = pos_;
       ast::Arg a;
       if (isIdent(0) && type(1) == t_.assign) {
@@ -1430,10 +1423,7 @@ private:
       a.value = value().expr;
       a.range = range(first, pos_ - 1);
       out.push_back(std::move(a));
-      if (!accept(t_.comma))
-        break;
-    }
-    take(t_.rparen);
+    });
     return out;
   }
 
@@ -1567,20 +1557,15 @@ private:
       take(t_.rparen);
       return {inner, first, pos_ - 1};
     }
-    if (accept(t_.lbracket)) {
+    if (ty == t_.lbracket) {
       auto *list = b_.ctx_.make<ast::ListExpr>(llvm::SMRange());
-      while (type(0) != t_.rbracket) {
-        list->elements.push_back(value().expr);
-        if (!accept(t_.comma))
-          break;
-      }
-      take(t_.rbracket);
+      commaList(t_.lbracket, t_.rbracket, [&] { list->elements.push_back(value().expr); });
       list->range = range(first, pos_ - 1);
       return {list, first, pos_ - 1};
     }
-    if (accept(t_.lbrace)) {
+    if (ty == t_.lbrace) {
       auto *map = b_.ctx_.make<ast::MapExpr>(llvm::SMRange());
-      while (type(0) != t_.rbrace) {
+      commaList(t_.lbrace, t_.rbrace, [&] {
         ast::MapEntry entry;
         if (type(0) == DPLLexer::STRING) {
           ast::StringExpr *s = b_.buildString(toks_[pos_++]);
@@ -1592,10 +1577,7 @@ private:
           take(t_.assign);
         entry.value = value().expr;
         map->entries.push_back(std::move(entry));
-        if (!accept(t_.comma))
-          break;
-      }
-      take(t_.rbrace);
+      });
       map->range = range(first, pos_ - 1);
       return {map, first, pos_ - 1};
     }
