@@ -1,6 +1,8 @@
 // Value and predicate type checking.
 #include "compiler/sema/ExprChecker.h"
 
+#include "common/Time.h"
+
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/ADT/StringSet.h>
 #include <llvm/Support/FileSystem.h>
@@ -24,40 +26,8 @@ std::vector<std::string> fieldNames(const RecordSig &r) {
   return out;
 }
 
-/// RFC 3339 date-time: 2026-12-24T00:00:00Z or with offset / fraction.
-bool isRfc3339(llvm::StringRef s) {
-  auto digits = [&](size_t pos, size_t n) {
-    if (pos + n > s.size())
-      return false;
-    for (size_t i = pos; i < pos + n; ++i)
-      if (!llvm::isDigit(s[i]))
-        return false;
-    return true;
-  };
-  if (!(digits(0, 4) && s.size() > 4 && s[4] == '-' && digits(5, 2) && s[7] == '-' &&
-        digits(8, 2) && s.size() > 10 && (s[10] == 'T' || s[10] == 't') && digits(11, 2) &&
-        s[13] == ':' && digits(14, 2) && s[16] == ':' && digits(17, 2)))
-    return false;
-  auto num = [&](size_t pos) { return (s[pos] - '0') * 10 + (s[pos + 1] - '0'); };
-  int month = num(5), day = num(8), hour = num(11), minute = num(14), second = num(17);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
-    return false;
-  size_t i = 19;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    size_t start = i;
-    while (i < s.size() && llvm::isDigit(s[i]))
-      ++i;
-    if (i == start)
-      return false;
-  }
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z'))
-    return i + 1 == s.size();
-  if (i < s.size() && (s[i] == '+' || s[i] == '-'))
-    return i + 6 == s.size() && digits(i + 1, 2) && s[i + 3] == ':' && digits(i + 4, 2) &&
-           num(i + 1) <= 23 && num(i + 4) <= 59;
-  return false;
-}
+/// RFC 3339 date-time, as the runtime reads it (common/Time.h).
+bool isRfc3339(llvm::StringRef s) { return parseRfc3339(s).has_value(); }
 /// An IANA zone known to the system tzdata (the database the runtime uses).
 bool isTimezone(llvm::StringRef name) {
   if (name == "UTC" || name == "Etc/UTC")

@@ -3,6 +3,8 @@
 // resource states in the shared store and report status and history.
 #include "runtime/daemon/Daemon.h"
 
+#include "common/Time.h"
+
 #include <CLI/CLI.hpp>
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/Format.h>
@@ -146,23 +148,8 @@ bool validVersion(const std::string &v) {
   });
 }
 
-/// Parses "30s", "500ms", "2m" into milliseconds; -1 when malformed.
-int64_t parseDuration(const std::string &s) {
-  size_t i = 0;
-  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i])))
-    ++i;
-  if (i == 0)
-    return -1;
-  int64_t n = std::stoll(s.substr(0, i));
-  std::string unit = s.substr(i);
-  if (unit == "ms")
-    return n;
-  if (unit == "s" || unit.empty())
-    return n * 1000;
-  if (unit == "m")
-    return n * 60000;
-  return -1;
-}
+/// "30s", "500ms", "2m", "1h" → milliseconds; -1 when malformed (common/Time.h).
+int64_t parseDuration(const std::string &s) { return dpl::parseDurationText(s).value_or(-1); }
 
 /// The engine's clock. Real time by default; for demos and drills,
 /// `--clock-start T --clock-rate R` makes "now" start at T and advance R
@@ -190,7 +177,7 @@ int runDaemon(const std::string &planPath, const std::string &statePath, const s
   if (tick <= 0)
     return fail("--tick: expected a duration such as 1s or 500ms, found `" + tickText + "`", ExitUsage);
   Clock clock;
-  if (!clockStart.empty() && (clock.startMs = parseInstant(clockStart)) < 0)
+  if (!clockStart.empty() && (clock.startMs = dpl::parseRfc3339(clockStart).value_or(-1)) < 0)
     return fail("--clock-start: expected a UTC time such as 2026-12-01T09:00:00Z, found `" + clockStart + "`",
                 ExitUsage);
   if (!(clockRate > 0 && clockRate <= 1000))
@@ -273,7 +260,7 @@ int release(const std::string &statePath, const std::string &planPath, const std
     return ExitUsage;
   // The id is allocated inside the transaction: two concurrent `release`
   // commands never get the same one.
-  Release r{"", service, version, by, nowMs()};
+  Release r{"", service, version, by, nowMs(), plan->hash};
   if (llvm::Error e = store->mutateState(
           [&](EngineState &s) {
             r.id = "r" + std::to_string(s.releases.size() + 1);
@@ -306,13 +293,17 @@ int approve(const std::string &statePath, const std::string &planPath, const std
   if (!latest)
     return fail("no release of `" + unit->service + "` to approve");
   std::vector<std::string> groups;
+  std::string asGroup; // the first approval gate's group the person is in
   bool member = false;
   for (auto &s : unit->states)
     if (s.guard == "approval") {
       std::string g = s.params.getString("group").getValueOr("").str();
       groups.push_back(g);
       if (const PlanGroup *pg = plan->group(g))
-        member |= std::find(pg->members.begin(), pg->members.end(), who) != pg->members.end();
+        if (std::find(pg->members.begin(), pg->members.end(), who) != pg->members.end() && !member) {
+          member = true;
+          asGroup = g;
+        }
     }
   if (groups.empty())
     return fail(unitId + " needs no approval");
@@ -325,13 +316,13 @@ int approve(const std::string &statePath, const std::string &planPath, const std
   Observations signals;
   if (llvm::Error e = store->loadSignals(signals))
     return fail(llvm::toString(std::move(e)));
-  if (auto it = signals.approvals.find(unitId + "|" + latest->id);
+  if (auto it = signals.approvals.find(unitId + "|" + latest->id + "|" + asGroup);
       it != signals.approvals.end() && it->second.count(who)) {
     llvm::outs() << who << " already approved " << unitId << " release " << latest->id << " (" << latest->version
                  << "); nothing changed\n";
     return ExitOk;
   }
-  if (llvm::Error e = store->recordApproval(unitId, latest->id, who, nowMs()))
+  if (llvm::Error e = store->recordApproval({unitId, latest->id, asGroup, who, plan->hash}, nowMs()))
     return fail(llvm::toString(std::move(e)));
   llvm::outs() << "approved " << unitId << " release " << latest->id << " (" << latest->version << ") as " << who
                << "\n";

@@ -218,34 +218,6 @@ llvm::Expected<TickReport> Daemon::tickOnce(int64_t nowMs) {
   if (llvm::Error e = store_.recordObservations(obs.units, nowMs))
     return e;
   StepResult r = step(plan_, std::move(*state), obs, nowMs);
-  // Convergence: a settled unit whose runtime drifted from its desired
-  // version (the release it succeeded with, or the version a rollback
-  // restored) is re-applied when `self_heal` is on (the default); the repair
-  // is journalled. A disconnected runtime is left alone until it answers.
-  for (const PlanUnit &u : plan_.units) {
-    auto it = r.state.runs.find(u.id);
-    if (it == r.state.runs.end())
-      continue;
-    const UnitRun &run = it->second;
-    // Until a new release starts here, the unit keeps its last good version.
-    auto good = r.state.lastGood.find(u.id);
-    std::string lastGood = good == r.state.lastGood.end() ? "" : good->second;
-    std::string desired = run.phase == RunPhase::Succeeded    ? run.version
-                          : run.phase == RunPhase::RolledBack ? run.previousVersion
-                          : (run.phase == RunPhase::Waiting || run.phase == RunPhase::Gated) ? lastGood
-                                                              : "";
-    if (desired.empty())
-      continue;
-    const UnitObservation &o = obs.units[u.id];
-    bool selfHeal = u.config.getBoolean("self_heal").getValueOr(true);
-    bool drifted = o.reachable && (o.version != desired || o.degraded);
-    if (selfHeal && drifted) {
-      r.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),
-                           "drift repaired: found " + (o.version.empty() ? "nothing" : o.version) +
-                               (o.health == Health::Unhealthy ? " (unhealthy)" : "") + ", re-applying " + desired});
-      r.actions.push_back({Action::Kind::Apply, u.id, run.release, desired, "drift-" + std::to_string(nowMs)});
-    }
-  }
   // Write-ahead: the decision and its intents are durable before anything runs.
   failpoint("daemon-before-commit");
   if (llvm::Error e = store_.commitStep(r.state, r.journal, r.actions, nowMs, revision))
@@ -256,6 +228,7 @@ llvm::Expected<TickReport> Daemon::tickOnce(int64_t nowMs) {
   for (const Action &a : r.actions)
     execute(a, nowMs);
   TickReport report;
+  report.nextRunAtMs = r.nextRunAtMs;
   report.actions = r.actions.size();
   report.transitions = r.journal.size();
   for (auto &[unit, run] : r.state.runs)

@@ -19,6 +19,7 @@ struct TickReport {
   size_t actions = 0;
   size_t transitions = 0;
   bool busy = false; ///< some unit is applying, verifying or rolling back
+  int64_t nextRunAtMs = INT64_MAX; ///< StepResult::nextRunAtMs
 };
 
 class Daemon {

@@ -2,6 +2,8 @@
 // driven by observations.
 #include "runtime/engine/Engine.h"
 
+#include "common/Time.h"
+
 #include <date/tz.h>
 #include <llvm/ADT/StringRef.h>
 
@@ -89,12 +91,23 @@ public:
   }
 
   void run() {
+    EngineState &st = out_.state;
+    if (st.planHash != plan_.hash) {
+      // A plan edit (or a store first used with this plan): every unit's
+      // stored progress is re-resolved against the new state machines.
+      if (!st.planHash.empty() || !st.runs.empty())
+        out_.journal.push_back({"-", "-", st.planHash.empty() ? "-" : st.planHash, plan_.hash,
+                                "plan changed: stored progress is re-resolved, gates re-evaluated"});
+      st.planHash = plan_.hash;
+    }
     for (const PlanUnit &u : plan_.units)
       advance(u);
   }
 
 private:
   static constexpr size_t kNoUnit = size_t(-1);
+  /// Drift repairs back off: 5 s, doubling, at most 5 min apart.
+  static constexpr int64_t kRepairBaseMs = 5000, kRepairMaxMs = 300000;
   /// A unit's entries in the state and the observations (null: none).
   /// std::map nodes do not move, so the pointers stay valid while entries
   /// are added; every write that adds one goes through the setters below.
@@ -150,7 +163,19 @@ private:
     run.healthySinceMs = -1;
     run.notified = false;
     run.testStarted = false;
+    run.lostSinceMs = -1;
     run.waitingOn.clear();
+  }
+  /// Asks to be stepped again at `atMs` at the latest.
+  void wake(int64_t atMs) {
+    if (atMs > now_ && atMs < out_.nextRunAtMs)
+      out_.nextRunAtMs = atMs;
+  }
+  size_t firstOfKind(const PlanUnit &u, llvm::StringRef kind) const {
+    for (size_t i = 0; i < u.states.size(); ++i)
+      if (u.states[i].kind == kind)
+        return i;
+    return u.states.size();
   }
   size_t indexOf(const PlanUnit &u, const std::string &name) const {
     for (size_t i = 0; i < u.states.size(); ++i)
@@ -219,6 +244,7 @@ private:
     const std::string *good = slot(u).lastGood;
     fresh.previousVersion = good ? *good : "";
     fresh.enteredAtMs = now_;
+    fresh.machine = u.machine;
     runFor(u) = std::move(fresh);
     out_.journal.push_back({u.id, next->id, "-", "waiting", "release " + next->id + " (" + next->version + ")"});
   }
@@ -234,6 +260,119 @@ private:
     if (sl && sl->lastGoodRelease && *sl->lastGoodRelease == run.release)
       return true;
     return up && up->release == run.release && up->phase == RunPhase::Succeeded;
+  }
+
+  /// Why `w`, which `u` waits for, will never succeed with this release
+  /// ("" when it still may): the same service upstream finished it some
+  /// other way. Shown instead of "waiting for …" (issue 10.14).
+  std::string blockedBy(const PlanUnit &u, const UnitRun &run, const std::string &w) const {
+    if (serviceOf(w) != u.service)
+      return "";
+    const Slot *sl = slotOf(w);
+    const UnitRun *up = sl ? sl->run : nullptr;
+    if (!up || up->release != run.release || !finished(up->phase) || up->phase == RunPhase::Succeeded)
+      return "";
+    return "blocked: this release failed in " + w.substr(w.find('@') + 1) + " (" + w + " " + phaseName(up->phase) + ")";
+  }
+
+  /// Verifying: true (with `why`) when the target version has not been seen
+  /// running with a known health for longer than the unit's apply timeout,
+  /// e.g. its workload vanished mid-soak (issue 10.10). Meanwhile, with
+  /// `self_heal`, the version is re-applied (backing off).
+  bool lost(const PlanUnit &u, UnitRun &run, const PlanState &s, const UnitObservation *o, std::string &why) {
+    (void)s;
+    bool seen = o && o->reachable && o->version == run.version && o->health != Health::Unknown && !o->degraded;
+    if (seen) {
+      run.lostSinceMs = -1;
+      return false;
+    }
+    if (run.lostSinceMs < 0)
+      run.lostSinceMs = now_;
+    size_t at = firstOfKind(u, "apply");
+    int64_t budget = at < u.states.size() ? int64_t(u.states[at].timeoutSeconds * 1000) : 300000;
+    std::string found = !o || o->version.empty() ? "nothing" : o->version;
+    if (now_ - run.lostSinceMs > budget) {
+      why = o && o->version == run.version
+                ? run.version + " has not reported a known health for " + std::to_string(budget / 1000) + "s"
+                : run.version + " is no longer running (found " + found + ") for " + std::to_string(budget / 1000) + "s";
+      return true;
+    }
+    wake(run.lostSinceMs + budget + 1);
+    if (o && (o->version != run.version || o->degraded) && selfHeal(u))
+      repair(u, run, run.version, found);
+    return false;
+  }
+
+  static bool selfHeal(const PlanUnit &u) { return u.config.getBoolean("self_heal").getValueOr(true); }
+
+  /// Sends one repair (re-apply of `desired`) unless the backoff says wait.
+  void repair(const PlanUnit &u, UnitRun &run, const std::string &desired, const std::string &found) {
+    if (now_ < run.nextRepairMs) {
+      wake(run.nextRepairMs);
+      return;
+    }
+    ++run.repairs;
+    int64_t backoff = kRepairBaseMs;
+    for (int i = 1; i < run.repairs && backoff < kRepairMaxMs; ++i)
+      backoff *= 2;
+    run.nextRepairMs = now_ + std::min(backoff, kRepairMaxMs);
+    wake(run.nextRepairMs);
+    out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),
+                            "drift repaired: found " + found + ", re-applying " + desired + " (repair " +
+                                std::to_string(run.repairs) + ")"});
+    out_.actions.push_back({Action::Kind::Apply, u.id, run.release, desired, "repair-" + std::to_string(now_)});
+  }
+
+  /// Convergence of a settled unit (ARCHITECTURE.md): the runtime must run
+  /// the desired version (the release it succeeded with, the version a
+  /// rollback restored, or, until a new release starts applying here, the
+  /// last good one), every replica of it, healthy. Drift and a converged
+  /// version turning unhealthy are journalled once when they begin and once
+  /// when they end; with `self_heal` (the default) the desired version is
+  /// re-applied, backing off from 5 s to 5 min between repairs. A
+  /// disconnected runtime is left alone (see disconnected()).
+  void converge(const PlanUnit &u, UnitRun &run, const UnitObservation *o) {
+    std::string desired;
+    if (run.phase == RunPhase::Succeeded)
+      desired = run.version;
+    else if (run.phase == RunPhase::RolledBack)
+      desired = run.previousVersion;
+    else if (run.phase == RunPhase::Waiting || run.phase == RunPhase::Gated)
+      if (const std::string *good = slot(u).lastGood)
+        desired = *good;
+    if (desired.empty() || !o || !o->reachable)
+      return;
+    bool drifted = o->version != desired || o->degraded;
+    bool unhealthy = !drifted && o->health == Health::Unhealthy;
+    if (!drifted && !unhealthy) {
+      if (run.driftSinceMs >= 0 && o->health == Health::Healthy) {
+        out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),
+                                "converged: " + desired + " healthy again after " +
+                                    std::to_string((now_ - run.driftSinceMs) / 1000) + "s"});
+        run.driftSinceMs = -1;
+        run.repairs = 0;
+        run.nextRepairMs = 0;
+        if (finished(run.phase))
+          run.waitingOn.clear();
+      }
+      return; // health unknown: a repaired replica is starting
+    }
+    std::string found = o->version.empty() ? "nothing" : o->version;
+    if (o->health == Health::Unhealthy)
+      found += " (unhealthy)";
+    else if (o->degraded)
+      found += " (replicas missing)";
+    if (run.driftSinceMs < 0) {
+      run.driftSinceMs = now_;
+      out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),
+                              unhealthy ? "unhealthy: " + desired + " runs but fails its health check"
+                                        : "drift: found " + found + ", desired " + desired});
+    }
+    if (finished(run.phase))
+      run.waitingOn = (unhealthy ? "unhealthy since " : "drifted since ") + formatRfc3339(run.driftSinceMs) +
+                      (selfHeal(u) ? "; repairs: " + std::to_string(run.repairs) : "; self_heal is off");
+    if (selfHeal(u))
+      repair(u, run, desired, found);
   }
 
   /// A disconnected unit (its adapter cannot be read) holds still, neither
@@ -278,6 +417,56 @@ private:
     }
   }
 
+  /// Re-resolves the run's position when its unit's state machine changed
+  /// (a plan edit; issue 10.1). Stored progress never carries over by
+  /// index: a run waiting or gated starts its gates again from the first
+  /// (approvals and resources already recorded still count, so satisfied
+  /// gates pass at once, and a removed or changed gate is never taken as
+  /// passed); a run verifying restarts verification; applying and rolling
+  /// back continue in the new machine's apply and rollback states.
+  void locate(const PlanUnit &u, UnitRun &run) {
+    if (run.machine == u.machine && run.state <= u.states.size())
+      return;
+    run.machine = u.machine;
+    std::string from = run.state < u.states.size() ? u.states[run.state].name : "-";
+    auto note = [&](const std::string &why) {
+      out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase), why});
+    };
+    switch (run.phase) {
+    case RunPhase::Waiting:
+    case RunPhase::Gated:
+      if (run.phase == RunPhase::Gated)
+        move(u, run, RunPhase::Waiting, "plan changed: gates re-evaluated from the first");
+      enter(run, 0);
+      return;
+    case RunPhase::Applying:
+      run.state = firstOfKind(u, "apply");
+      return;
+    case RunPhase::Verifying: {
+      size_t at = firstOfKind(u, "verify");
+      if (at >= u.states.size())
+        at = firstOfKind(u, "success");
+      enter(run, at);
+      note("plan changed: verification restarts at " + u.states[at].name);
+      return;
+    }
+    case RunPhase::RollingBack:
+      run.state = firstOfKind(u, "rollback");
+      if (run.state >= u.states.size())
+        move(u, run, RunPhase::Halted, "plan changed during the rollback and has no rollback state; halted");
+      return;
+    default: { // finished: only the terminal state's name matters
+      static const std::map<RunPhase, const char *> terminal = {{RunPhase::Succeeded, "succeeded"},
+                                                                {RunPhase::RolledBack, "rolled_back"},
+                                                                {RunPhase::RollbackFailed, "rollback_failed"},
+                                                                {RunPhase::Halted, "halted"}};
+      auto it = terminal.find(run.phase);
+      run.state = it == terminal.end() ? u.states.size() : indexOf(u, it->second);
+      return;
+    }
+    }
+  }
+
   /// A person's fast return to the last known good version: skips the
   /// progressive steps but is journalled like every other transition, and
   /// pins the unit until `resume`.
@@ -298,15 +487,23 @@ private:
                    : lastGoodFor(u);
     else
       target = lastGoodFor(u);
+    if (target.empty()) {
+      // Nothing earlier ever succeeded here: "rolling back" would only stop
+      // the workload (issue 10.8). Refused, journalled, nothing pinned.
+      out_.journal.push_back({u.id, current ? current->release : "-", current ? phaseName(current->phase) : "-",
+                              current ? phaseName(current->phase) : "-",
+                              "manual rollback by " + who + " refused: no earlier version succeeded here"});
+      return;
+    }
     UnitRun &run = runFor(u);
     if (run.release.empty())
       run.release = "-";
     run.previousVersion = target;
     enter(run, u.states.size()); // off the state machine: settled by hand
     out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(RunPhase::RolledBack),
-                            "manual rollback by " + who + " to " + (target.empty() ? "nothing" : target) +
-                                "; pinned until resumed"});
+                            "manual rollback by " + who + " to " + target + "; pinned until resumed"});
     run.phase = RunPhase::RolledBack;
+    run.machine = u.machine;
     lastGoodFor(u) = target;
     out_.state.pinned[u.id] = who;
     out_.actions.push_back({Action::Kind::Rollback, u.id, run.release, target, "manual"});
@@ -319,9 +516,16 @@ private:
     if (!slot(u).run)
       return;
     UnitRun &run = *slot(u).run;
+    locate(u, run);
     const UnitObservation *o = slot(u).observed;
     if (disconnected(u, run, o))
       return;
+    progress(u, run, o);
+    converge(u, run, o);
+  }
+
+  /// Moves the run through its state machine as far as it can go now.
+  void progress(const PlanUnit &u, UnitRun &run, const UnitObservation *o) {
     // Bounded: each iteration either moves to another state or returns.
     for (size_t guard = 0; guard <= u.states.size() + 1 && !finished(run.phase); ++guard) {
       if (run.state >= u.states.size())
@@ -331,6 +535,11 @@ private:
         for (const std::string &w : s.waitsFor) {
           // Only positive success lets a unit proceed.
           if (!upstreamDone(u, run, w)) {
+            if (std::string why = blockedBy(u, run, w); !why.empty()) {
+              if (run.waitingOn != why)
+                run.waitingOn = why;
+              return;
+            }
             // Unchanged on most ticks: only a new text allocates.
             llvm::StringRef current(run.waitingOn);
             if (!(current.consume_front(kWaitingFor) && current == w))
@@ -370,11 +579,14 @@ private:
         }
         if (now_ - run.enteredAtMs > int64_t(s.timeoutSeconds * 1000))
           return fail(u, run, s, "apply timed out");
+        wake(run.enteredAtMs + int64_t(s.timeoutSeconds * 1000) + 1);
         run.waitingOn = o && !o->reachable ? "adapter unreachable" : "applying " + run.version;
         return;
       }
       if (s.kind == "verify") {
         std::string why;
+        if (lost(u, run, s, o, why))
+          return fail(u, run, s, why);
         int verdict = verify(u, run, s, o, why); // 1 pass, 0 wait, -1 fail
         if (verdict < 0)
           return fail(u, run, s, why);
@@ -401,6 +613,7 @@ private:
           return;
         }
         // The rollback has its own budget, counted from its own start.
+        wake(run.enteredAtMs + int64_t(s.timeoutSeconds * 1000) + 1);
         if (now_ - run.enteredAtMs > int64_t(s.timeoutSeconds * 1000)) {
           enter(run, indexOf(u, s.onFailure));
           move(u, run, RunPhase::RollbackFailed, "rollback timed out");
@@ -420,7 +633,7 @@ private:
       const Release *r = release(run.release);
       size_t need = size_t(number(s.params, "count", 1));
       size_t have = 0;
-      auto a = obs_.approvals.find(u.id + "|" + run.release);
+      auto a = obs_.approvals.find(u.id + "|" + run.release + "|" + text(s.params, "group"));
       if (a != obs_.approvals.end() && g)
         for (const std::string &who : a->second)
           if (std::find(g->members.begin(), g->members.end(), who) != g->members.end() &&
@@ -445,8 +658,12 @@ private:
       return false;
     }
     if (s.guard == "freeze") {
-      int64_t from = parseInstant(text(s.params, "from")), to = parseInstant(text(s.params, "to"));
-      bool frozen = from >= 0 && to >= 0 && now_ >= from && now_ < to;
+      auto from = parseRfc3339(text(s.params, "from")), to = parseRfc3339(text(s.params, "to"));
+      bool frozen = from && to && now_ >= *from && now_ < *to;
+      if (frozen)
+        wake(*to);
+      else if (from && now_ < *from)
+        wake(*from);
       why = frozen ? "frozen until " + text(s.params, "to") : "outside the freeze";
       return !frozen;
     }
@@ -483,6 +700,7 @@ private:
         for (const auto &d : *list)
           inDays |= d.getAsString() && *d.getAsString() == days[day];
       why = inTime && inDays ? "inside the release window" : "outside the release window";
+      wake((now_ / 60000 + 1) * 60000); // windows are minute-precise
       return inTime && inDays;
     }
     why = "unknown gate " + s.guard;
@@ -519,6 +737,7 @@ private:
       if (run.healthySinceMs < 0)
         run.healthySinceMs = now_;
       why = "soaked " + std::to_string((now_ - run.healthySinceMs) / 1000) + "s of " + std::to_string(need / 1000) + "s";
+      wake(run.healthySinceMs + need);
       return now_ - run.healthySinceMs >= need ? 1 : 0;
     }
     if (s.guard == "test") {
@@ -536,6 +755,7 @@ private:
         why = "test timed out";
         return -1;
       }
+      wake(run.enteredAtMs + int64_t(number(s.params, "timeout", 300) * 1000) + 1);
       why = "test running";
       return 0;
     }
@@ -566,6 +786,7 @@ private:
       int64_t need = int64_t(number(s.params, "for") * 1000);
       why = "metric " + text(s.params, "query") + " = " + value + " for " +
             std::to_string((now_ - run.healthySinceMs) / 1000) + "s of " + std::to_string(need / 1000) + "s";
+      wake(run.healthySinceMs + need);
       return now_ - run.healthySinceMs >= need ? 1 : 0;
     }
     if (s.guard == "alerts") {
@@ -597,27 +818,6 @@ private:
 };
 
 } // namespace
-
-int64_t parseInstant(const std::string &s) {
-  struct tm tm = {};
-  int y, mo, d, h, mi, sec;
-  if (sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
-    return -1;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  int64_t t = static_cast<int64_t>(timegm(&tm));
-  size_t zone = s.find_first_of("Zz+-", 19);
-  if (zone != std::string::npos && (s[zone] == '+' || s[zone] == '-')) {
-    int oh = 0, om = 0;
-    if (sscanf(s.c_str() + zone + 1, "%2d:%2d", &oh, &om) == 2)
-      t -= (s[zone] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-  }
-  return t * 1000;
-}
 
 StepResult step(const Plan &plan, EngineState state, const Observations &obs, int64_t nowMs) {
   StepResult out;

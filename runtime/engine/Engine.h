@@ -18,6 +18,7 @@ namespace dpl::runtime {
 struct Release {
   std::string id, service, version, createdBy;
   int64_t createdAtMs = 0;
+  std::string planHash; ///< the plan it was requested under ("" before issue 10)
 };
 
 enum class Health : uint8_t { Unknown, Healthy, Unhealthy };
@@ -35,7 +36,10 @@ struct UnitObservation {
 
 struct Observations {
   std::map<std::string, UnitObservation> units;              ///< by unit id
-  std::map<std::string, std::set<std::string>> approvals;    ///< "unit|release" → people
+  /// "unit|release|group" → people who approved that release of that unit
+  /// as members of that group. An approval counts only for a gate of the
+  /// same group, and only while the person is still in it (plan changes).
+  std::map<std::string, std::set<std::string>> approvals;
   std::map<std::string, bool> resources;                     ///< resource name → ready
   std::map<std::string, bool> tests;                         ///< "unit|release|state" → passed
   /// `metric` guards: "unit|state" → the query's latest value in the guard's
@@ -57,7 +61,12 @@ const char *phaseName(RunPhase p);
 struct UnitRun {
   std::string release, version, previousVersion;
   RunPhase phase = RunPhase::Waiting;
-  size_t state = 0;            ///< index into the plan unit's states
+  size_t state = 0;            ///< index into the plan unit's states, valid under `machine`
+  /// PlanUnit::machine of the plan the run was last stepped under. When the
+  /// unit's machine changes (a plan edit), `state` is re-resolved by phase:
+  /// gates are re-evaluated from the start, verification restarts, never
+  /// a state skipped (docs/deployd.md, "Plan changes").
+  std::string machine;
   int64_t enteredAtMs = 0;     ///< when the current state was entered
   int64_t healthySinceMs = -1; ///< soak / metric `for`: start of the current passing stretch
   bool notified = false;       ///< resource: the one notification was sent
@@ -66,6 +75,15 @@ struct UnitRun {
   /// Since when the unit's adapter cannot be reached (-1: it can). Timers
   /// (apply, verification, rollback budgets) do not run while disconnected.
   int64_t disconnectedSinceMs = -1;
+  /// Verifying: since when the target version has not been seen running
+  /// with a known health (-1: it has). Bounded by the apply timeout.
+  int64_t lostSinceMs = -1;
+  /// Settled: since when the runtime differs from the desired version or
+  /// reports it unhealthy (-1: converged), and when the next repair may be
+  /// sent (exponential backoff, 5 s doubling to 5 min). `repairs` counts
+  /// repairs since the drift began.
+  int64_t driftSinceMs = -1, nextRepairMs = 0;
+  int repairs = 0;
 };
 
 struct EngineState {
@@ -79,6 +97,9 @@ struct EngineState {
   /// Manual rollbacks requested (`deployd rollback`), executed at the next
   /// step. unit id → who.
   std::map<std::string, std::string> rollbackRequests;
+  /// Hash of the plan the state was last stepped under: a different plan is
+  /// a journalled plan change.
+  std::string planHash;
 };
 
 struct Action {
@@ -98,11 +119,12 @@ struct StepResult {
   EngineState state;
   std::vector<Action> actions;
   std::vector<Transition> journal;
+  /// When step() next needs to run although nothing is observed to change
+  /// (a soak ends, a timeout expires, a window opens, a repair is due), in
+  /// ms since the epoch; INT64_MAX when no timer is pending. The daemon
+  /// still observes every tick (level-triggered); this only shortens the wait.
+  int64_t nextRunAtMs = INT64_MAX;
 };
-
-/// RFC 3339 ("2026-12-01T09:00:00Z", offsets honoured) → milliseconds since
-/// the epoch; -1 when malformed.
-int64_t parseInstant(const std::string &text);
 
 /// Advances every unit as far as the observations allow. Deterministic: the
 /// same inputs give the same outputs. `state` is taken by value: a caller

@@ -4,6 +4,7 @@
 #include "common/CanonicalJson.h"
 
 #include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/xxhash.h>
 
 #include <cmath>
 #include <set>
@@ -20,6 +21,29 @@ const PlanState *PlanUnit::state(llvm::StringRef n) const {
       return &s;
   return nullptr;
 }
+std::string stateIdentity(const PlanState &s) {
+  std::string id = s.kind;
+  if (s.kind == "gate" || s.kind == "verify")
+    id += "|" + s.guard + "|" + canonicalJson(llvm::json::Value(llvm::json::Object(s.params)));
+  else if (s.kind == "apply" || s.kind == "rollback")
+    id += "|" + std::to_string(s.timeoutSeconds);
+  else if (s.kind == "wait") {
+    for (auto &w : s.waitsFor)
+      id += "|" + w;
+  } else
+    id += "|" + s.name;
+  return id;
+}
+
+void PlanUnit::computeMachine() {
+  std::string all;
+  for (auto &s : states)
+    all += stateIdentity(s) + "\n" + s.next + "\n" + s.onFailure + "\n";
+  char buf[24];
+  snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(llvm::xxHash64(all)));
+  machine = buf;
+}
+
 std::string substituteVersion(const std::string &text, const std::string &version) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -300,6 +324,7 @@ llvm::Expected<Plan> loadPlan(llvm::StringRef text) {
           s.awaitsPerson = r.boolean(*so, sp, "awaits_person");
           u.states.push_back(std::move(s));
         }
+      u.computeMachine();
       plan.units.push_back(std::move(u));
     }
   if (r.failed())

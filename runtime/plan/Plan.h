@@ -27,6 +27,11 @@ struct PlanState {
   bool blocksDownstream = false, notify = false, awaitsPerson = false;
 };
 
+/// What a state *is*, independent of its position: kind, guard and
+/// parameters (gate/verify), timeout (apply/rollback), name (terminal).
+/// Stored progress refers to states by this, never by index (issue 10.1).
+std::string stateIdentity(const PlanState &s);
+
 struct PlanUnit {
   std::string id, service, environment;
   llvm::json::Object config;   ///< resolved service fields, base units
@@ -34,6 +39,11 @@ struct PlanUnit {
   std::vector<std::string> waitsFor;
   std::vector<PlanState> states;
   llvm::json::Value provenance = nullptr; ///< informational, kept verbatim
+  /// Identity of the whole state machine (a hash of every state's
+  /// identity, in order): a run made under another machine is re-resolved.
+  /// loadPlan fills it; computeMachine() for a unit assembled by hand.
+  std::string machine;
+  void computeMachine();
   const PlanState *state(llvm::StringRef name) const;
 };
 

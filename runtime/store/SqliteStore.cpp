@@ -21,7 +21,8 @@ llvm::json::Value stateToJson(const EngineState &s) {
   Array releases;
   for (auto &r : s.releases)
     releases.push_back(Object{{"id", r.id}, {"service", r.service}, {"version", r.version},
-                              {"created_by", r.createdBy}, {"created_at_ms", r.createdAtMs}});
+                              {"created_by", r.createdBy}, {"created_at_ms", r.createdAtMs},
+                              {"plan_hash", r.planHash}});
   Object runs;
   for (auto &[unit, r] : s.runs)
     runs[unit] = Object{{"release", r.release},
@@ -29,6 +30,11 @@ llvm::json::Value stateToJson(const EngineState &s) {
                         {"previous_version", r.previousVersion},
                         {"phase", kPhases[static_cast<int>(r.phase)]},
                         {"state", int64_t(r.state)},
+                        {"machine", r.machine},
+                        {"lost_since_ms", r.lostSinceMs},
+                        {"drift_since_ms", r.driftSinceMs},
+                        {"next_repair_ms", r.nextRepairMs},
+                        {"repairs", int64_t(r.repairs)},
                         {"entered_at_ms", r.enteredAtMs},
                         {"healthy_since_ms", r.healthySinceMs},
                         {"notified", r.notified},
@@ -46,7 +52,8 @@ llvm::json::Value stateToJson(const EngineState &s) {
                 {"last_good", toObject(s.lastGood)},
                 {"last_good_release", toObject(s.lastGoodRelease)},
                 {"pinned", toObject(s.pinned)},
-                {"rollback_requests", toObject(s.rollbackRequests)}};
+                {"rollback_requests", toObject(s.rollbackRequests)},
+                {"plan_hash", s.planHash}};
 }
 
 llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
@@ -68,6 +75,7 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
       rel.version = ro->getString("version").getValueOr("").str();
       rel.createdBy = ro->getString("created_by").getValueOr("").str();
       rel.createdAtMs = ro->getInteger("created_at_ms").getValueOr(0);
+      rel.planHash = ro->getString("plan_hash").getValueOr("").str();
       s.releases.push_back(rel);
     }
   if (const Object *runs = o->getObject("runs"))
@@ -95,6 +103,11 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
       r.testStarted = ro->getBoolean("test_started").getValueOr(false);
       r.waitingOn = ro->getString("waiting_on").getValueOr("").str();
       r.disconnectedSinceMs = ro->getInteger("disconnected_since_ms").getValueOr(-1);
+      r.machine = ro->getString("machine").getValueOr("").str();
+      r.lostSinceMs = ro->getInteger("lost_since_ms").getValueOr(-1);
+      r.driftSinceMs = ro->getInteger("drift_since_ms").getValueOr(-1);
+      r.nextRepairMs = ro->getInteger("next_repair_ms").getValueOr(0);
+      r.repairs = int(ro->getInteger("repairs").getValueOr(0));
       s.runs[unit.str()] = r;
     }
   auto fromObject = [&](const char *key, std::map<std::string, std::string> &into) {
@@ -106,6 +119,7 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
   fromObject("last_good_release", s.lastGoodRelease);
   fromObject("pinned", s.pinned);
   fromObject("rollback_requests", s.rollbackRequests);
+  s.planHash = o->getString("plan_hash").getValueOr("").str();
   return s;
 }
 
@@ -144,6 +158,15 @@ const char *const kMigrations[] = {
     )sql",
     R"sql(
     ALTER TABLE state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    )sql",
+    // Approvals name the group they were given as and the plan they were
+    // given under; approvals from before count for no gate (issue 10.2).
+    R"sql(
+    CREATE TABLE approvals_v4 (unit TEXT NOT NULL, release TEXT NOT NULL, grp TEXT NOT NULL, person TEXT NOT NULL,
+                               plan_hash TEXT NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY (unit, release, grp, person));
+    INSERT INTO approvals_v4 SELECT unit, release, '', person, '', at_ms FROM approvals;
+    DROP TABLE approvals;
+    ALTER TABLE approvals_v4 RENAME TO approvals;
     )sql",
 };
 
@@ -282,10 +305,10 @@ public:
                {canonicalJson(stateToJson(state)), std::to_string(now)});
   }
 
-  llvm::Error recordApproval(const std::string &unit, const std::string &release, const std::string &person,
-                             int64_t now) override {
-    return run("INSERT OR IGNORE INTO approvals (unit, release, person, at_ms) VALUES (?1, ?2, ?3, ?4)",
-               {unit, release, person, std::to_string(now)});
+  llvm::Error recordApproval(const ApprovalRecord &a, int64_t now) override {
+    return run("INSERT OR IGNORE INTO approvals (unit, release, grp, person, plan_hash, at_ms) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+               {a.unit, a.release, a.group, a.person, a.planHash, std::to_string(now)});
   }
 
   llvm::Error setResource(const std::string &name, bool ready, int64_t now) override {
@@ -326,8 +349,8 @@ public:
   }
 
   llvm::Error loadSignals(Observations &into) override {
-    if (auto e = query("SELECT unit, release, person FROM approvals", {}, [&](sqlite3_stmt *s) {
-          into.approvals[col(s, 0) + "|" + col(s, 1)].insert(col(s, 2));
+    if (auto e = query("SELECT unit, release, grp, person FROM approvals", {}, [&](sqlite3_stmt *s) {
+          into.approvals[col(s, 0) + "|" + col(s, 1) + "|" + col(s, 2)].insert(col(s, 3));
         }))
       return e;
     return query("SELECT name, ready FROM resources", {},

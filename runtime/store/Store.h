@@ -31,6 +31,12 @@ public:
   std::error_code convertToErrorCode() const override { return llvm::inconvertibleErrorCode(); }
 };
 
+/// One person's approval of one release of one unit, as a member of
+/// `group`, under the plan `planHash`.
+struct ApprovalRecord {
+  std::string unit, release, group, person, planHash;
+};
+
 class Store {
 public:
   virtual ~Store() = default;
@@ -55,8 +61,8 @@ public:
   /// Applies `change` to the stored engine state in one transaction (for
   /// CLI commands such as `rollback` and `resume`).
   virtual llvm::Error mutateState(const std::function<void(EngineState &)> &change, int64_t nowMs) = 0;
-  virtual llvm::Error recordApproval(const std::string &unit, const std::string &release,
-                                     const std::string &person, int64_t nowMs) = 0;
+  /// Idempotent: the same person, unit, release and group once.
+  virtual llvm::Error recordApproval(const ApprovalRecord &approval, int64_t nowMs) = 0;
   virtual llvm::Error setResource(const std::string &name, bool ready, int64_t nowMs) = 0;
   /// Approvals and resource states in the shape the engine observes them.
   virtual llvm::Error loadSignals(Observations &into) = 0;
@@ -75,7 +81,7 @@ public:
 llvm::Expected<std::unique_ptr<Store>> openSqliteStore(const std::string &path);
 
 /// The schema version this build writes (PRAGMA user_version).
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 /// Engine state as JSON (for the store and for `deployd status`).
 llvm::json::Value stateToJson(const EngineState &state);

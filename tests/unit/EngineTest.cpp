@@ -140,7 +140,7 @@ TEST(Engine, FailedVerificationRollsBackAndBlocksDownstream) {
   EXPECT_EQ(sim.obs.units["api@dev"].version, "v1"); // restored
   // prod keeps v1: its run for r2 is blocked because dev did not succeed.
   EXPECT_EQ(sim.phase("api@prod"), RunPhase::Waiting);
-  EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "waiting for api@dev");
+  EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "blocked: this release failed in dev (api@dev rolled-back)");
   EXPECT_EQ(sim.obs.units["api@prod"].version, "v1");
   EXPECT_EQ(sim.count(Action::Kind::Apply, "api@prod"), 1u);
   EXPECT_EQ(sim.count(Action::Kind::Rollback, "api@dev"), 1u);
@@ -179,15 +179,15 @@ rule prod-approval { when env.tier == "prod"; require approval(group = sre, coun
   sim.release("api", "v1", "@ann");
   sim.run(5);
   EXPECT_EQ(sim.phase("api@prod"), RunPhase::Gated);
-  sim.obs.approvals["api@prod|r1"] = {"@ann", "@mallory"}; // releaser and non-member
+  sim.obs.approvals["api@prod|r1|sre"] = {"@ann", "@mallory"}; // releaser and non-member
   sim.run(3);
   EXPECT_EQ(sim.phase("api@prod"), RunPhase::Gated);
   EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "approval by sre: 0/2");
-  sim.obs.approvals["api@prod|r1"].insert("@bob");
+  sim.obs.approvals["api@prod|r1|sre"].insert("@bob");
   sim.run(3);
   EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "approval by sre: 1/2");
   sim.release("api", "v2", "@ci");
-  sim.obs.approvals["api@prod|r2"] = {"@ann", "@bob"};
+  sim.obs.approvals["api@prod|r2|sre"] = {"@ann", "@bob"};
   sim.run(10);
   EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
   EXPECT_EQ(sim.state.runs.at("api@prod").release, "r2");
@@ -332,7 +332,7 @@ service api {
   // Having converged, canary, like prod, shows the failed release as blocked.
   EXPECT_EQ(sim.phase("api@canary"), RunPhase::Waiting);
   EXPECT_EQ(sim.state.runs.at("api@canary").release, "r2");
-  EXPECT_EQ(sim.state.runs.at("api@canary").waitingOn, "waiting for api@dev");
+  EXPECT_EQ(sim.state.runs.at("api@canary").waitingOn, "blocked: this release failed in dev (api@dev rolled-back)");
   // prod stays blocked on the failed release, on v1.
   EXPECT_EQ(sim.phase("api@prod"), RunPhase::Waiting);
   EXPECT_EQ(sim.state.runs.at("api@prod").release, "r2");
@@ -558,4 +558,174 @@ TEST(Engine, ApplyThatFailsOrTimesOutRollsBack) {
     timedOut |= t.why == "apply timed out";
   EXPECT_TRUE(timedOut);
   EXPECT_EQ(sim.state.lastGood.at("api@dev"), "v1");
+}
+
+// ---- issue 10: plan changes, drift, bounded verification ----------------
+
+namespace {
+bool journalHas(const Sim &sim, const std::string &unit, const std::string &why) {
+  for (auto &t : sim.journal)
+    if (t.unit == unit && t.why.find(why) != std::string::npos)
+      return true;
+  return false;
+}
+const std::string kTwoGates = std::string(kOrg) + R"(group dba = ["@dan"];
+service api { artifact = exec(["./api"]); }
+rule prod-gates {
+  when env.tier == "prod";
+  require resource(name = "notes");
+  require approval(group = sre);
+})";
+} // namespace
+
+TEST(Engine, RemovingAGateBeforeTheApprovalNeverSkipsTheApproval) {
+  // Before: a unit gated at `approval` (state 2) was read by index in the
+  // new plan, whose state 2 was `apply`: prod deployed with no approval.
+  Sim sim(kTwoGates);
+  sim.release("api", "v1");
+  sim.obs.resources["notes"] = true;
+  sim.run(6);
+  ASSERT_EQ(sim.phase("api@prod"), RunPhase::Gated);
+  ASSERT_EQ(sim.state.runs.at("api@prod").waitingOn, "approval by sre: 0/1");
+  sim.plan = compilePolicy(std::string(kOrg) + R"(service api { artifact = exec(["./api"]); }
+rule prod-gates { when env.tier == "prod"; require approval(group = sre); })");
+  sim.run(10);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Gated);
+  EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "approval by sre: 0/1");
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@prod"), 0u);
+  EXPECT_TRUE(journalHas(sim, "-", "plan changed"));
+  EXPECT_TRUE(journalHas(sim, "api@prod", "plan changed: gates re-evaluated from the first"));
+  sim.obs.approvals["api@prod|r1|sre"] = {"@bob"};
+  sim.run(5);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+}
+
+TEST(Engine, AnApprovalCountsOnlyForAGateOfTheGroupItWasGivenAs) {
+  // A store from another plan whose gate was `dba`: @dan's approval there
+  // does not open this plan's `sre` gate.
+  Sim sim(std::string(kOrg) + R"(service api { artifact = exec(["./api"]); }
+rule prod-approval { when env.tier == "prod"; require approval(group = sre); })");
+  sim.release("api", "v1");
+  sim.obs.approvals["api@prod|r1|dba"] = {"@ann"};
+  sim.obs.approvals["api@prod|r1|"] = {"@bob"}; // from a store before groups were recorded
+  sim.run(10);
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Gated);
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@prod"), 0u);
+}
+
+TEST(Engine, AShorterSoakInANewPlanRestartsVerificationWithoutAFalseFailure) {
+  // Before: the run's state index pointed past the soak into `rollback`,
+  // and the new plan's shorter soak ended in a false rollback-failed.
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  health = http(path = "/healthz");
+  require soak(60s);
+  require soak(120s);
+})");
+  sim.release("api", "v1");
+  sim.run(70);
+  ASSERT_EQ(sim.phase("api@dev"), RunPhase::Verifying);
+  sim.plan = compilePolicy(kSoak);
+  sim.run(30);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.count(Action::Kind::Rollback, "api@dev"), 0u);
+  EXPECT_TRUE(journalHas(sim, "api@dev", "plan changed: verification restarts at verify-1-health"));
+}
+
+TEST(Engine, ManualRollbackWithNoEarlierGoodVersionIsRefusedAndStopsNothing) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  ASSERT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  sim.state.rollbackRequests["api@dev"] = "@ann";
+  sim.tick();
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Succeeded);
+  EXPECT_EQ(sim.count(Action::Kind::Rollback, "api@dev"), 0u);
+  EXPECT_EQ(sim.state.pinned.count("api@dev"), 0u);
+  EXPECT_EQ(sim.state.rollbackRequests.count("api@dev"), 0u);
+  EXPECT_EQ(sim.obs.units["api@dev"].version, "v1");
+  EXPECT_TRUE(journalHas(sim, "api@dev", "manual rollback by @ann refused: no earlier version succeeded here"));
+}
+
+TEST(Engine, AConvergedUnitThatTurnsUnhealthyIsJournalledRepairedWithBackoffAndRecovers) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  ASSERT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  sim.obs.units["api@prod"].health = Health::Unhealthy;
+  size_t before = sim.count(Action::Kind::Apply, "api@prod");
+  // The Sim's adapter "re-applies" by setting health from the version: make
+  // the repair ineffective for 60 s.
+  for (int i = 0; i < 60; ++i) {
+    sim.tick();
+    sim.obs.units["api@prod"].health = Health::Unhealthy;
+  }
+  EXPECT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  EXPECT_TRUE(journalHas(sim, "api@prod", "unhealthy: v1 runs but fails its health check"));
+  // Repairs at 0, 5, 15, 35 s: backing off, never one per tick.
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@prod") - before, 4u);
+  EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn.rfind("unhealthy since ", 0), 0u);
+  sim.run(30); // the Sim's next repair makes it healthy
+  EXPECT_TRUE(journalHas(sim, "api@prod", "converged: v1 healthy again after"));
+  EXPECT_EQ(sim.state.runs.at("api@prod").waitingOn, "");
+  EXPECT_EQ(sim.state.runs.at("api@prod").driftSinceMs, -1);
+}
+
+TEST(Engine, AWorkloadThatVanishesMidSoakIsRepairedAndTheVerificationIsBounded) {
+  // Before: the soak paused forever ("health unknown") and --until-idle
+  // never returned.
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  health = http(path = "/healthz");
+  apply_timeout = 30s;
+  require soak(60s);
+})");
+  sim.release("api", "v1");
+  sim.run(10);
+  ASSERT_EQ(sim.phase("api@dev"), RunPhase::Verifying);
+  for (int i = 0; i < 40; ++i) { // gone, and repairs do not bring it back
+    sim.obs.units["api@dev"].version = "";
+    sim.obs.units["api@dev"].health = Health::Unknown;
+    sim.tick();
+  }
+  EXPECT_TRUE(journalHas(sim, "api@dev", "drift repaired: found nothing, re-applying v1 (repair 1)"));
+  EXPECT_TRUE(journalHas(sim, "api@dev", "v1 is no longer running (found nothing) for 30s"));
+  EXPECT_NE(sim.phase("api@dev"), RunPhase::Verifying);
+}
+
+TEST(Engine, DriftWithSelfHealOffIsShownButNotRepaired) {
+  Sim sim(std::string(kOrg) + R"(service api { artifact = exec(["./api"]); self_heal = false; })");
+  sim.release("api", "v1");
+  sim.run(10);
+  ASSERT_EQ(sim.phase("api@prod"), RunPhase::Succeeded);
+  sim.obs.units["api@prod"].version = "";
+  sim.run(5);
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@prod"), 1u);
+  EXPECT_TRUE(journalHas(sim, "api@prod", "drift: found nothing, desired v1"));
+  EXPECT_NE(sim.state.runs.at("api@prod").waitingOn.find("self_heal is off"), std::string::npos);
+}
+
+TEST(Engine, FreezeWithLowercaseSeparatorsFreezes) {
+  // `deployc check` accepts RFC 3339's lowercase `t` and `z`; the engine
+  // used to read such a freeze as malformed and never froze.
+  Sim sim(std::string(kOrg) + R"(service api {
+  artifact = exec(["./api"]);
+  require freeze(from = "2025-12-24t00:00:00z", to = "2026-01-01t01:00:00+00:30");
+})");
+  sim.release("api", "v1");
+  sim.run(30);
+  EXPECT_EQ(sim.phase("api@dev"), RunPhase::Gated);
+  EXPECT_EQ(sim.count(Action::Kind::Apply, "api@dev"), 0u);
+}
+
+TEST(Engine, StepSaysWhenItNextNeedsToRun) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(3); // soaking in dev since a tick ago
+  StepResult r = step(sim.plan, sim.state, sim.obs, sim.now);
+  int64_t since = sim.state.runs.at("api@dev").healthySinceMs;
+  ASSERT_GE(since, 0);
+  EXPECT_EQ(r.nextRunAtMs, since + 10000); // the soak's end
+  Sim idle(kSoak);
+  EXPECT_EQ(step(idle.plan, idle.state, idle.obs, idle.now).nextRunAtMs, INT64_MAX);
 }

@@ -129,13 +129,13 @@ TEST(Store, ReleasesApprovalsAndResourcesBecomeObservations) {
   TempStore t;
   auto store = t.open();
   ASSERT_FALSE(bool(store->addRelease({"r1", "api", "v1", "@ci", 10})));
-  ASSERT_FALSE(bool(store->recordApproval("api@prod", "r1", "@ann", 11)));
-  ASSERT_FALSE(bool(store->recordApproval("api@prod", "r1", "@ann", 12))); // idempotent
+  ASSERT_FALSE(bool(store->recordApproval({"api@prod", "r1", "sre", "@ann", "sha256:x"}, 11)));
+  ASSERT_FALSE(bool(store->recordApproval({"api@prod", "r1", "sre", "@ann", "sha256:x"}, 12))); // idempotent
   ASSERT_FALSE(bool(store->setResource("db", false, 13)));
   ASSERT_FALSE(bool(store->setResource("db", true, 14)));
   Observations obs;
   ASSERT_FALSE(bool(store->loadSignals(obs)));
-  EXPECT_EQ(obs.approvals["api@prod|r1"], (std::set<std::string>{"@ann"}));
+  EXPECT_EQ(obs.approvals["api@prod|r1|sre"], (std::set<std::string>{"@ann"}));
   EXPECT_TRUE(obs.resources["db"]);
   EXPECT_EQ(store->loadState()->releases.size(), 1u);
 }

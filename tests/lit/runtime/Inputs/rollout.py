@@ -62,7 +62,7 @@ try:
     pid = replicas("prod")[0]["pid"]
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
-    print([l.split("  ", 1)[1] for l in run_until_idle().splitlines() if "drift" in l][0])
+    print("\n".join([l.split("  ", 1)[1] for l in run_until_idle().splitlines() if "drift" in l or "converged" in l][:3]))
     print("prod healthy again:", all(http_get(r["port"], "/healthz") == "ok" for r in replicas("prod")))
     step("manual rollback", deployd, "rollback", "api@prod", "--as", "@ann", "--plan", plan, "--state", state)
     print([l.split("  ", 1)[1] for l in run_until_idle().splitlines() if "manual" in l][0])
