@@ -5,6 +5,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 namespace dpl::runtime {
 
 char StateConflict::ID = 0;
@@ -179,8 +182,18 @@ public:
     // First: a CLI command and the daemon take turns, even while one of
     // them is switching the file to WAL or migrating it.
     sqlite3_busy_timeout(db_, 5000);
-    if (auto e = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"))
-      return e;
+    // Switching a new file to WAL takes an exclusive lock for which SQLite
+    // may answer "locked" at once instead of waiting (another process is
+    // switching it): retried for up to 5 s.
+    for (int attempt = 0;; ++attempt) {
+      llvm::Error e = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+      if (!e)
+        break;
+      if (attempt == 250)
+        return e;
+      llvm::consumeError(std::move(e));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     // Each migration reads the version inside its own immediate transaction:
     // two processes opening a new file at once (the daemon and a CLI
     // command) never both apply the same migration.

@@ -185,6 +185,8 @@ TEST(Store, ManyProcessesOpeningANewStoreAtOnceMigrateItOnce) {
     pid_t pid = fork();
     if (pid == 0) {
       auto s = openSqliteStore(t.path);
+      if (!s)
+        fprintf(stderr, "child: %s\n", llvm::toString(s.takeError()).c_str());
       _exit(s ? 0 : 1);
     }
     children.push_back(pid);
