@@ -42,6 +42,8 @@ DEADLINE = 170  # seconds of real time for the whole rollout
 
 SRES = ["@sre-oncall", "@sre-lead"]  # members of group `sre` (examples/acme/org.dpl)
 RELEASE_MANAGER = "@bob"  # a member of `release-managers`
+CI = "@ci"  # who releases
+DB_JOB = "@db-migrations"  # the DB team's migration job
 started = time.monotonic()
 
 
@@ -49,10 +51,22 @@ def say(text=""):
     print(text, flush=True)
 
 
-def deployd(*args, check=True):
-    plan = ["--plan", PLAN] if args[0] in ("release", "resource", "history") else []
-    r = subprocess.run([DEPLOYD, *args, "--state", STATE, *plan], capture_output=True, text=True, timeout=60,
-                       cwd=ROOT)
+TOKENS = {}  # identity -> API token: the demo plays its people with tokens
+
+
+def deployd(*args, check=True, who=None):
+    """A deployd command; as `who` when given (with that person's token),
+    else as the user running the demo (deployd's admin)."""
+    env = dict(os.environ)
+    env.pop("DEPLOYD_TOKEN", None)
+    if who:
+        if who not in TOKENS:
+            TOKENS[who] = deployd("token", "create", who).strip()
+        env["DEPLOYD_TOKEN"] = TOKENS[who]
+    # Relative to ROOT: the control socket beside the store keeps a short path.
+    r = subprocess.run([DEPLOYD, *args, "--state", os.path.relpath(STATE, ROOT)], capture_output=True, text=True,
+                       timeout=60,
+                       cwd=ROOT, env=env)
     if check and r.returncode != 0:
         sys.exit(f"demo: deployd {' '.join(args)} failed (exit {r.returncode}):\n{r.stdout}{r.stderr}")
     return r.stdout
@@ -61,7 +75,7 @@ def deployd(*args, check=True):
 def status():
     """Unit -> (release, desired, actual, state, waiting on)."""
     rows = {}
-    for line in deployd("status", "--plan", PLAN).splitlines()[1:]:
+    for line in deployd("status").splitlines()[1:]:
         parts = line.split(None, 6)
         if len(parts) < 6:
             continue
@@ -112,13 +126,16 @@ def act_on_waits(rows, done):
             for who in SRES[: need]:
                 if (unit, release, who) not in done:
                     done.add((unit, release, who))
-                    say(f"  -- {who} approves {unit}: {deployd('approve', unit, '--as', who, '--plan', PLAN).strip()}")
+                    say(f"  -- {who} approves {unit}: {deployd('approve', unit, who=who).strip()}")
         elif waiting.startswith("waiting for resource "):
             name = waiting[len("waiting for resource "):]
             if name not in done:
                 done.add(name)
-                who = "the DB team marks" if name.startswith("payments-db-migration") else "the release managers mark"
-                say(f"  -- {who} {name} ready: {deployd('resource', name, 'ready').strip()}")
+                if name.startswith("payments-db-migration"):
+                    who, person = "the DB team's migration job marks", DB_JOB
+                else:
+                    who, person = "the release managers mark", RELEASE_MANAGER
+                say(f"  -- {who} {name} ready: {deployd('resource', name, 'ready', who=person).strip()}")
 
 
 def follow(until, what, follower, done):
@@ -131,13 +148,13 @@ def follow(until, what, follower, done):
         act_on_waits(rows, done)
         if time.monotonic() - started > DEADLINE:
             say(f"demo: gave up waiting for {what} after {DEADLINE} s; last status:")
-            say(deployd("status", "--plan", PLAN))
+            say(deployd("status"))
             sys.exit(1)
         time.sleep(0.3)
 
 
 def table():
-    say(deployd("status", "--plan", PLAN).rstrip())
+    say(deployd("status").rstrip())
 
 
 def served(env, service):
@@ -155,6 +172,8 @@ def main():
         subprocess.run([DEPLOYD, "down", "--plan", PLAN, "--state", STATE], capture_output=True, timeout=120)
     for p in [WORK / "dev", WORK / "staging", WORK / "prod-eu", WORK / "prod-us"]:
         subprocess.run(["rm", "-rf", str(p)])
+    WORK.mkdir(mode=0o700, exist_ok=True)
+    WORK.chmod(0o700)  # deployd refuses a state directory others may write
     for suffix in ("", "-wal", "-shm", ".lock"):
         pathlib.Path(STATE + suffix).unlink(missing_ok=True)
 
@@ -163,22 +182,25 @@ def main():
     say(f"$ DEMO_FAILING_VERSIONS=2.0.0@staging deployd run --plan {os.path.relpath(PLAN)} --tick 200ms "
         f"--clock-start {clock} --clock-rate {RATE} > .deploy/deployd.log &")
     log = open(LOG, "w")
-    daemon = subprocess.Popen([DEPLOYD, "run", "--plan", PLAN, "--state", STATE, "--tick", "200ms",
+    daemon = subprocess.Popen([DEPLOYD, "run", "--plan", PLAN, "--state", os.path.relpath(STATE, ROOT), "--tick", "200ms",
                                "--clock-start", clock, "--clock-rate", str(RATE)],
                               stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     follower, done = LogFollower(), set()
     try:
+        deadline = time.monotonic() + 30
+        while not deployd("status", check=False).startswith("UNIT") and time.monotonic() < deadline:
+            time.sleep(0.1)
         say("\n== release 1.0.0 of every service")
         for service in ("payments", "api", "web"):
-            say("$ deployd release " + service + " 1.0.0 --as @ci")
-            say("  " + deployd("release", service, "1.0.0", "--as", "@ci").strip())
+            say("$ DEPLOYD_TOKEN=<@ci's token> deployd release " + service + " 1.0.0")
+            say("  " + deployd("release", service, "1.0.0", who=CI).strip())
         rows = follow(lambda r: len(r) == 12 and all(v[3] == "succeeded" and v[2] == "1.0.0" for v in r.values()),
                       "1.0.0 everywhere", follower, done)
         say(f"\n== 1.0.0 runs everywhere ({time.monotonic() - started:.0f} s)")
         table()
 
         say("\n== release api 2.0.0 (it fails its health check in staging)")
-        say("  " + deployd("release", "api", "2.0.0", "--as", "@ci").strip())
+        say("  " + deployd("release", "api", "2.0.0", who=CI).strip())
         follow(lambda r: r.get("api@staging", ("",) * 5)[0] == "r4" and r["api@staging"][3] == "rolled-back"
                and r["api@staging"][2] == "1.0.0", "the rollback of api 2.0.0 in staging", follower, done)
         time.sleep(1)

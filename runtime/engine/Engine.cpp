@@ -239,6 +239,10 @@ private:
                                 "release " + next->id + " replaces this one, which had not started here"});
     }
     UnitRun fresh;
+    // Disconnection is the unit's, not the release's: a new release
+    // arriving while the runtime cannot be reached does not journal it again.
+    if (const UnitRun *old = slot(u).run)
+      fresh.disconnectedSinceMs = old->disconnectedSinceMs;
     fresh.release = next->id;
     fresh.version = next->version;
     const std::string *good = slot(u).lastGood;
@@ -392,7 +396,9 @@ private:
     }
     if (run.disconnectedSinceMs >= 0) {
       int64_t away = now_ - run.disconnectedSinceMs;
-      run.enteredAtMs += away;
+      // Timers stood still while away (from when the state was entered,
+      // for a run that began while the runtime was unreachable).
+      run.enteredAtMs += now_ - std::max(run.disconnectedSinceMs, run.enteredAtMs);
       run.healthySinceMs = -1;
       run.disconnectedSinceMs = -1;
       out_.journal.push_back({u.id, run.release, phaseName(run.phase), phaseName(run.phase),

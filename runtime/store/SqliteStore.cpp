@@ -5,6 +5,12 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
 #include <chrono>
 #include <thread>
 
@@ -171,17 +177,32 @@ const char *const kMigrations[] = {
     DROP TABLE approvals;
     ALTER TABLE approvals_v4 RENAME TO approvals;
     )sql",
+    R"sql(
+    CREATE TABLE tokens (hash TEXT PRIMARY KEY, identity TEXT NOT NULL, created_by TEXT NOT NULL,
+                         created_at_ms INTEGER NOT NULL, revoked_at_ms INTEGER);
+    )sql",
 };
 
 class SqliteStore : public Store {
 public:
-  explicit SqliteStore(sqlite3 *db) : db_(db) {}
+  explicit SqliteStore(sqlite3 *db, bool readOnly = false) : db_(db), readOnly_(readOnly) {}
   ~SqliteStore() override { sqlite3_close(db_); }
 
   llvm::Error init() {
     // First: a CLI command and the daemon take turns, even while one of
     // them is switching the file to WAL or migrating it.
     sqlite3_busy_timeout(db_, 5000);
+    if (readOnly_) {
+      int version = 0;
+      if (auto e = query("PRAGMA user_version", {}, [&](sqlite3_stmt *s) { version = sqlite3_column_int(s, 0); }))
+        return e;
+      if (version != int(std::size(kMigrations)))
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       "the state file has schema version %d; this deployd reads %d (start "
+                                       "`deployd run` once to migrate it)",
+                                       version, int(std::size(kMigrations)));
+      return llvm::Error::success();
+    }
     // Switching a new file to WAL takes an exclusive lock for which SQLite
     // may answer "locked" at once instead of waiting (another process is
     // switching it): retried for up to 5 s.
@@ -233,6 +254,9 @@ public:
       return e;
     if (revision)
       *revision = rev;
+    lastRevision_ = rev;
+    if (json != lastWritten_)
+      lastWritten_.clear();
     if (json.empty())
       return EngineState{};
     auto v = llvm::json::parse(json);
@@ -243,6 +267,12 @@ public:
 
   llvm::Error commitStep(const EngineState &state, const std::vector<Transition> &journal,
                          const std::vector<Action> &actions, int64_t now, int64_t expectedRevision = -1) override {
+    // A tick that changed nothing writes nothing (no revision, no fsync).
+    std::string text = canonicalJson(stateToJson(state));
+    if (journal.empty() && actions.empty() && text == lastWritten_) {
+      if (expectedRevision < 0 || expectedRevision == lastRevision_)
+        return llvm::Error::success();
+    }
     if (auto e = exec("BEGIN IMMEDIATE;"))
       return e;
     auto fail = [&](llvm::Error e) {
@@ -257,7 +287,7 @@ public:
       if (rev != expectedRevision)
         return fail(llvm::make_error<StateConflict>());
     }
-    if (auto e = writeState(state, now))
+    if (auto e = writeText(text, now))
       return fail(std::move(e));
     for (auto &t : journal)
       if (auto e = run("INSERT INTO journal (at_ms, unit, release, from_state, to_state, why) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -312,10 +342,17 @@ public:
 
   /// Inside a transaction: the new state, one revision later.
   llvm::Error writeState(const EngineState &state, int64_t now) {
-    return run("INSERT INTO state (id, json, updated_at_ms, revision) VALUES (1, ?1, ?2, 1) "
-               "ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at_ms = excluded.updated_at_ms, "
-               "revision = state.revision + 1",
-               {canonicalJson(stateToJson(state)), std::to_string(now)});
+    return writeText(canonicalJson(stateToJson(state)), now);
+  }
+  llvm::Error writeText(const std::string &text, int64_t now) {
+    if (auto e = run("INSERT INTO state (id, json, updated_at_ms, revision) VALUES (1, ?1, ?2, 1) "
+                     "ON CONFLICT (id) DO UPDATE SET json = excluded.json, updated_at_ms = excluded.updated_at_ms, "
+                     "revision = state.revision + 1",
+                     {text, std::to_string(now)}))
+      return e;
+    lastWritten_ = text;
+    lastRevision_ = -2; // known again at the next loadState
+    return llvm::Error::success();
   }
 
   llvm::Error recordApproval(const ApprovalRecord &a, int64_t now) override {
@@ -370,6 +407,50 @@ public:
                  [&](sqlite3_stmt *s) { into.resources[col(s, 0)] = sqlite3_column_int(s, 1) != 0; });
   }
 
+  llvm::Error appendJournal(const std::vector<Transition> &entries, int64_t now) override {
+    if (auto e = exec("BEGIN IMMEDIATE;"))
+      return e;
+    for (auto &t : entries)
+      if (auto e = run("INSERT INTO journal (at_ms, unit, release, from_state, to_state, why) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       {std::to_string(now), t.unit, t.release, t.from, t.to, t.why})) {
+        llvm::consumeError(exec("ROLLBACK;"));
+        return e;
+      }
+    return exec("COMMIT;");
+  }
+
+  llvm::Error addToken(const TokenRecord &t) override {
+    return run("INSERT INTO tokens (hash, identity, created_by, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+               {t.hash, t.identity, t.createdBy, std::to_string(t.createdAtMs)});
+  }
+  llvm::Expected<std::optional<TokenRecord>> findToken(const std::string &hash) override {
+    std::optional<TokenRecord> out;
+    if (auto e = query("SELECT hash, identity, created_by, created_at_ms FROM tokens WHERE hash = ?1 AND "
+                       "revoked_at_ms IS NULL",
+                       {hash}, [&](sqlite3_stmt *s) {
+                         out = TokenRecord{col(s, 0), col(s, 1), col(s, 2), sqlite3_column_int64(s, 3), -1};
+                       }))
+      return e;
+    return out;
+  }
+  llvm::Expected<std::vector<TokenRecord>> tokens() override {
+    std::vector<TokenRecord> out;
+    if (auto e = query("SELECT hash, identity, created_by, created_at_ms, COALESCE(revoked_at_ms, -1) FROM tokens "
+                       "ORDER BY created_at_ms, rowid",
+                       {}, [&](sqlite3_stmt *s) {
+                         out.push_back({col(s, 0), col(s, 1), col(s, 2), sqlite3_column_int64(s, 3),
+                                        sqlite3_column_int64(s, 4)});
+                       }))
+      return e;
+    return out;
+  }
+  llvm::Expected<int> revokeTokens(const std::string &identity, int64_t now) override {
+    if (auto e = run("UPDATE tokens SET revoked_at_ms = ?2 WHERE identity = ?1 AND revoked_at_ms IS NULL",
+                     {identity, std::to_string(now)}))
+      return e;
+    return sqlite3_changes(db_);
+  }
+
   llvm::Expected<std::vector<JournalEntry>> history(const std::string &unit) override {
     std::vector<JournalEntry> out;
     const char *sql = unit.empty()
@@ -421,11 +502,40 @@ private:
   }
 
   sqlite3 *db_;
+  bool readOnly_ = false;
+  std::string lastWritten_;   ///< the state text as last written or read
+  int64_t lastRevision_ = -1; ///< its revision (-2: unknown since our write)
 };
 
 } // namespace
 
+llvm::Expected<std::unique_ptr<Store>> openSqliteStoreReadOnly(const std::string &path) {
+  sqlite3 *db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot open state file %s: %s", path.c_str(),
+                                   msg.c_str());
+  }
+  auto store = std::make_unique<SqliteStore>(db, /*readOnly=*/true);
+  if (auto e = store->init())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot open state file %s: %s", path.c_str(),
+                                   llvm::toString(std::move(e)).c_str());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
 llvm::Expected<std::unique_ptr<Store>> openSqliteStore(const std::string &path) {
+  // The store and the WAL and shared-memory files SQLite creates beside it
+  // are private to deployd's user, whatever the umask (issue 10.7).
+  // SQLite creates the WAL and shared-memory files with the main file's mode.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return llvm::createStringError(std::error_code(errno, std::generic_category()), "cannot open state file %s: %s",
+                                   path.c_str(), strerror(errno));
+  fchmod(fd, 0600);
+  ::close(fd);
+  for (const char *suffix : {"-wal", "-shm"})
+    ::chmod((path + suffix).c_str(), 0600); // from an older deployd, if any
   sqlite3 *db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,13 @@ public:
   static char ID;
   void log(llvm::raw_ostream &os) const override { os << "the engine state changed during the step"; }
   std::error_code convertToErrorCode() const override { return llvm::inconvertibleErrorCode(); }
+};
+
+/// An API token an admin created (`deployd token create @alice`). Only the
+/// SHA-256 of the token is stored.
+struct TokenRecord {
+  std::string hash, identity, createdBy;
+  int64_t createdAtMs = 0, revokedAtMs = -1;
 };
 
 /// One person's approval of one release of one unit, as a member of
@@ -73,15 +81,28 @@ public:
     int64_t atMs = 0;
   };
   virtual llvm::Expected<std::map<std::string, Observed>> observations() = 0;
+  /// Person-initiated changes (a release, an approval, a rollback request,
+  /// a token created) journalled with who, outside an engine step.
+  virtual llvm::Error appendJournal(const std::vector<Transition> &entries, int64_t nowMs) = 0;
+  virtual llvm::Error addToken(const TokenRecord &token) = 0;
+  /// The live (not revoked) token with this hash, if any.
+  virtual llvm::Expected<std::optional<TokenRecord>> findToken(const std::string &hash) = 0;
+  virtual llvm::Expected<std::vector<TokenRecord>> tokens() = 0;
+  /// Revokes every live token of `identity`; returns how many.
+  virtual llvm::Expected<int> revokeTokens(const std::string &identity, int64_t nowMs) = 0;
   /// Journal entries, oldest first; all units when `unit` is empty.
   virtual llvm::Expected<std::vector<JournalEntry>> history(const std::string &unit) = 0;
 };
 
 /// Opens (creating and migrating as needed) the SQLite store at `path`.
+/// The file (and its WAL and shared-memory files) are created 0600.
 llvm::Expected<std::unique_ptr<Store>> openSqliteStore(const std::string &path);
+/// Opens an existing store for reading only (`status` and `history` while
+/// no daemon runs): every write fails, nothing is created or migrated.
+llvm::Expected<std::unique_ptr<Store>> openSqliteStoreReadOnly(const std::string &path);
 
 /// The schema version this build writes (PRAGMA user_version).
-inline constexpr int kStoreSchemaVersion = 4;
+inline constexpr int kStoreSchemaVersion = 5;
 
 /// Engine state as JSON (for the store and for `deployd status`).
 llvm::json::Value stateToJson(const EngineState &state);

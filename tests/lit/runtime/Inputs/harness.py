@@ -3,9 +3,11 @@ parsing, and clean-up of every process the tests started."""
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -23,7 +25,12 @@ class Harness:
         self.work = pathlib.Path(work)
         self.state = str(self.work / "st.db")
         self.plan = str(self.work / "plan.json")
+        # A short socket path: a Unix socket's path is limited to 107 bytes.
+        self.sockdir = tempfile.mkdtemp(prefix="dpl", dir="/tmp")
+        self.socket = os.path.join(self.sockdir, "d.sock")
         self.daemons = []  # background `deployd run`s, stopped by cleanup()
+        self.tokens = {}   # identity -> API token (the test plays its people with tokens)
+        self.runs = 0
 
     def sh(self, *args, check=True, env=None, timeout=120):
         r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
@@ -39,30 +46,80 @@ class Harness:
         (d / "main.dpl").write_text(policy_text.replace("@WORK@", str(self.work)))
         self.sh(self.deployc, "compile", str(d), "-o", plan or self.plan)
 
-    def cli(self, *args, check=True):
-        extra = ["--plan", self.plan] if args[0] in ("release", "rollback", "resume", "resource", "history") \
-            and "--plan" not in args else []
-        return self.sh(self.deployd, *args, "--state", self.state, *extra, check=check)
+    def token(self, who):
+        """An API token for `who`, created by the admin (this test's user)."""
+        if who not in self.tokens:
+            r = self.sh(self.deployd, "token", "create", who, "--state", self.state, "--socket", self.socket)
+            self.tokens[who] = r.stdout.strip()
+        return self.tokens[who]
 
-    def run(self, *extra, env=None, check=True):
-        """`deployd run --until-idle`; returns the completed process."""
-        return self.sh(self.deployd, "run", "--plan", self.plan, "--state", self.state, "--tick", "100ms",
-                       "--until-idle", *extra, env=env, check=check)
+    def cli(self, *args, check=True):
+        """A deployd command; `--as WHO` becomes WHO's token (identity never
+        comes from a flag), a `--plan` for the daemon's commands is dropped."""
+        args, env = list(args), {}
+        if "--as" in args:
+            i = args.index("--as")
+            env["DEPLOYD_TOKEN"] = self.token(args[i + 1])
+            del args[i:i + 2]
+        if args[0] not in ("status", "down") and "--plan" in args:
+            i = args.index("--plan")
+            del args[i:i + 2]
+        return self.sh(self.deployd, *args, "--state", self.state, "--socket", self.socket, check=check, env=env)
 
     def start(self, *extra, env=None):
-        """A long-running `deployd run` in the background (its log in work/)."""
-        log = open(self.work / "deployd.log", "a")
-        d = subprocess.Popen([self.deployd, "run", "--plan", self.plan, "--state", self.state,
-                              "--tick", "100ms", *extra], stdout=log, stderr=subprocess.STDOUT,
+        """A `deployd run` in the background, once its socket answers."""
+        self.runs += 1
+        out = open(self.work / f"deployd-{self.runs}.log", "w")
+        err = open(self.work / f"deployd-{self.runs}.err", "w")
+        d = subprocess.Popen([self.deployd, "run", "--plan", self.plan, "--state", self.state, "--socket", self.socket,
+                              "--tick", "100ms", *extra], stdout=out, stderr=err,
                              env=dict(os.environ, **(env or {})))
+        d.logs = (self.work / f"deployd-{self.runs}.log", self.work / f"deployd-{self.runs}.err")
         self.daemons.append(d)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and d.poll() is None:
+            if self.sh(self.deployd, "status", "--state", self.state, "--socket", self.socket,
+                       check=False).stdout.startswith("UNIT"):
+                break
+            time.sleep(0.05)
         return d
+
+    def stop(self, d):
+        """SIGTERM, then the daemon's output as a completed process."""
+        if d.poll() is None:
+            d.send_signal(signal.SIGTERM)
+        d.wait(timeout=60)
+        return subprocess.CompletedProcess(d.args, d.returncode, d.logs[0].read_text(), d.logs[1].read_text())
+
+    def run(self, *extra, env=None, check=True, before=()):
+        """What `deployd run --until-idle` did before the control API: a daemon
+        that takes the commands in `before` (tuples of CLI arguments), runs
+        until it is idle, and stops. Returns the completed process."""
+        d = self.start(*extra, env=env)
+        for cmd in before:
+            if d.poll() is not None:
+                break
+            self.cli(*cmd)
+        while d.poll() is None:
+            r = self.sh(self.deployd, "wait", "--idle", "--timeout", "120s", "--socket", self.socket, check=False)
+            if r.returncode == 0 or d.poll() is not None:
+                break
+            print(f"FAILED deployd wait --idle: {r.stderr}")
+            sys.exit(1)
+        r = self.stop(d)
+        if check and r.returncode != 0:
+            print(f"FAILED deployd run exit {r.returncode}\n{r.stdout}{r.stderr}")
+            sys.exit(1)
+        return r
 
     def status(self):
         """unit -> dict(release, desired, actual, state, waiting)."""
         rows = {}
         out = self.cli("status", "--plan", self.plan).stdout
-        for line in out.splitlines()[1:]:
+        lines = out.splitlines()
+        while lines and not lines[0].startswith("UNIT"):
+            lines.pop(0)  # "deployd is not running …"
+        for line in lines[1:]:
             parts = line.split()
             if len(parts) < 5:
                 continue
@@ -102,6 +159,7 @@ class Harness:
             if d.poll() is None:
                 d.kill()
                 d.wait(timeout=30)
+        shutil.rmtree(self.sockdir, ignore_errors=True)
         for pidfile in self.work.rglob("*.pid"):
             try:
                 pid = int(pidfile.read_text().split()[0])

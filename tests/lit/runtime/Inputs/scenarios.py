@@ -55,8 +55,8 @@ def show(title, units=("api@dev", "api@staging", "api@prod-a", "api@prod-b")):
 try:
     h.compile(policy())
     # --- 1. happy path, a closed window that opens, parallel prod branches
-    h.cli("release", "api", "v1", "--as", "@ci")
     d = h.start("--clock-start", "2026-12-02T06:59:00Z", "--clock-rate", "4", env=FAILING)
+    h.cli("release", "api", "v1", "--as", "@ci")
     rows = h.wait_for("prod waiting on the window",
                       lambda r: r.get("api@prod-a", {}).get("waiting") == "outside the release window")
     show("window closed")
@@ -74,21 +74,20 @@ try:
     print("prods applying before the first prod success:", sorted(applying))
 
     # --- 2. a release that fails its health check in staging halts there
-    h.cli("release", "api", "v3", "--as", "@ci")
-    r = h.run("--clock-start", "2026-12-02T10:00:00Z", "--clock-rate", "4", env=FAILING)
+    r = h.run("--clock-start", "2026-12-02T10:00:00Z", "--clock-rate", "4", env=FAILING,
+              before=[("release", "api", "v3", "--as", "@ci")])
     show("v3 halted in staging")
     print([l.split("  ", 2)[-1] for l in h.history("api@staging") if "halted" in l][0])
     print("staging serves", h.served(W / "run/staging", "api"))
-    h.cli("rollback", "api@staging", "--as", "@ann")
-    h.run("--clock-start", "2026-12-02T10:10:00Z", "--clock-rate", "4", env=FAILING)
-    h.cli("resume", "api@staging")
+    h.run("--clock-start", "2026-12-02T10:10:00Z", "--clock-rate", "4", env=FAILING,
+          before=[("rollback", "api@staging", "--as", "@ann")])
     show("after a person rolled staging back")
 
     # --- 3. v2 (good) while prod-b is disconnected: prod-b catches up later
     (W / "run/prod-b").rename(W / "run/prod-b.away")
     (W / "run/prod-b").write_text("the workdir is gone: the environment cannot be reached")
-    h.cli("release", "api", "v2", "--as", "@ci")
-    h.run("--clock-start", "2026-12-02T11:00:00Z", "--clock-rate", "4", env=FAILING)
+    h.run("--clock-start", "2026-12-02T11:00:00Z", "--clock-rate", "4", env=FAILING,
+          before=[("resume", "api@staging", "--as", "@ann"), ("release", "api", "v2", "--as", "@ci")])
     show("prod-b disconnected")
     print("prod-b still serves", h.served(W / "run/prod-b.away", "api"), "while disconnected")
     (W / "run/prod-b").unlink()
@@ -98,16 +97,16 @@ try:
     print("\n".join(l.split("  ", 2)[-1] for l in h.history("api@prod-b") if "connected" in l))
 
     # --- 4. v4 fails in staging; then prod-c is added: it converges to v2
-    h.cli("release", "api", "v4", "--as", "@ci")
-    h.run("--clock-start", "2026-12-02T12:00:00Z", "--clock-rate", "4", env=FAILING)
-    h.cli("rollback", "api@staging", "--as", "@ann")
-    h.run("--clock-start", "2026-12-02T12:10:00Z", "--clock-rate", "4", env=FAILING)
-    h.cli("resume", "api@staging")
+    h.run("--clock-start", "2026-12-02T12:00:00Z", "--clock-rate", "4", env=FAILING,
+          before=[("release", "api", "v4", "--as", "@ci")])
+    h.run("--clock-start", "2026-12-02T12:10:00Z", "--clock-rate", "4", env=FAILING,
+          before=[("rollback", "api@staging", "--as", "@ann")])
     def releases():
         return sorted(set(re.findall(r"\(release (r\d+) \(", h.cli("history").stdout)))
     before = releases()
     h.compile(policy(PROD_C))
-    h.run("--clock-start", "2026-12-02T13:00:00Z", "--clock-rate", "4", env=FAILING)
+    h.run("--clock-start", "2026-12-02T13:00:00Z", "--clock-rate", "4", env=FAILING,
+          before=[("resume", "api@staging", "--as", "@ann")])
     show("prod-c added", units=("api@staging", "api@prod-a", "api@prod-c"))
     print("prod-c serves", h.served(W / "run/prod-c", "api"))
     print("\n".join(l for l in h.history("api@prod-c") if "→ succeeded" in l))
