@@ -156,14 +156,14 @@ int spawnDetached(const std::vector<std::string> &argv, const fs::path &log, con
       std::string record = std::to_string(getpid()) + " " + std::to_string(startTicksOf(getpid())) + " " +
                            std::to_string(port) + "\n";
       std::string tmp = pidFile.string() + ".tmp";
-      int pf = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int pf = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
       if (pf >= 0) {
         (void)!write(pf, record.data(), record.size());
         close(pf);
         rename(tmp.c_str(), pidFile.c_str());
       }
       int in = open("/dev/null", O_RDONLY);
-      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
       if (in >= 0)
         dup2(in, 0);
       if (out >= 0) {
@@ -438,6 +438,10 @@ private:
     if (ec)
       return llvm::createStringError(ec, "%s: cannot create %s: %s", unit.id.c_str(), dir.c_str(),
                                      ec.message().c_str());
+    // The unit's state, pid files and logs are deployd's alone (issue 10.7):
+    // another user who could rewrite state.json could make `down` kill
+    // processes of deployd's user.
+    chmod(dir.c_str(), 0700);
     UnitFile state = load(dir).value_or(UnitFile{});
     if (Instance *cur = find(state.instances, state.current); cur && state.current == version) {
       // Back to (or repair of) the serving version: abandon any switch.
@@ -531,11 +535,27 @@ private:
     std::string text = prettyJson(
         llvm::json::Object{{"current", state.current}, {"pending", state.pending}, {"instances", std::move(list)}});
     fs::path tmp = dir / ".state.json.tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << text;
-      if (!out)
-        return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot write %s", tmp.c_str());
+    // Every write is checked, and synced, before the rename: a full disk
+    // leaves the old state.json as it was, never a truncated one.
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+      return llvm::createStringError(std::error_code(errno, std::generic_category()), "cannot write %s: %s",
+                                     tmp.c_str(), strerror(errno));
+    bool ok = true;
+    for (size_t done = 0; ok && done < text.size();) {
+      ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      ok = n > 0;
+      done += ok ? size_t(n) : 0;
+    }
+    int saved = errno;
+    ok = ok && ::fsync(fd) == 0;
+    if (!ok)
+      saved = errno;
+    ok = ::close(fd) == 0 && ok;
+    if (!ok) {
+      ::unlink(tmp.c_str());
+      return llvm::createStringError(std::error_code(saved, std::generic_category()), "cannot write %s: %s",
+                                     tmp.c_str(), strerror(saved));
     }
     std::error_code ec;
     fs::rename(tmp, dir / "state.json", ec);

@@ -29,13 +29,6 @@ Value error(const std::string &code, const std::string &message) {
   return Object{{"error", Object{{"code", code}, {"message", message}}}};
 }
 
-/// Versions name directories, log files and process arguments.
-bool validVersion(llvm::StringRef v) {
-  if (v.empty() || v.size() > 128 || v[0] == '.' || v[0] == '-')
-    return false;
-  return llvm::all_of(v, [](char c) { return llvm::isAlnum(c) || c == '.' || c == '_' || c == '+' || c == '-'; });
-}
-
 std::string closest(const std::string &typo, const std::vector<std::string> &names) {
   std::string best;
   unsigned bestDistance = 4;

@@ -5,6 +5,8 @@
 #include "common/Time.h"
 
 #include <date/tz.h>
+#include <llvm/ADT/STLExtras.h>
+#include <llvm/ADT/StringExtras.h>
 #include <llvm/ADT/StringRef.h>
 
 #include <ctime>
@@ -25,6 +27,12 @@ const char *phaseName(RunPhase p) {
   case RunPhase::Halted: return "halted";
   }
   return "?";
+}
+
+bool validVersion(llvm::StringRef v) {
+  if (v.empty() || v.size() > 128 || v[0] == '.' || v[0] == '-')
+    return false;
+  return llvm::all_of(v, [](char c) { return llvm::isAlnum(c) || c == '.' || c == '_' || c == '+' || c == '-'; });
 }
 
 std::string Action::key() const {

@@ -14,6 +14,12 @@
 
 namespace dpl::runtime {
 
+/// A version as deployd accepts it anywhere (release requests, the store,
+/// adapters): 1–128 letters, digits, `.`, `_`, `+`, `-`, not starting with
+/// `.` or `-`. Versions name directories, files and process arguments, so
+/// nothing else (no `/`, no `..`) is ever let through.
+bool validVersion(llvm::StringRef version);
+
 /// A request to deploy `version` of `service`, in release order.
 struct Release {
   std::string id, service, version, createdBy;

@@ -85,6 +85,10 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
       rel.createdBy = ro->getString("created_by").getValueOr("").str();
       rel.createdAtMs = ro->getInteger("created_at_ms").getValueOr(0);
       rel.planHash = ro->getString("plan_hash").getValueOr("").str();
+      // As strict as the plan: a tampered version would name a path.
+      if (rel.id.empty() || rel.service.empty() || !validVersion(rel.version))
+        return bad("release " + std::to_string(s.releases.size()) + " has an invalid id, service or version `" +
+                   rel.version + "`");
       s.releases.push_back(rel);
     }
   if (const Object *runs = o->getObject("runs"))
@@ -117,6 +121,10 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
       r.driftSinceMs = ro->getInteger("drift_since_ms").getValueOr(-1);
       r.nextRepairMs = ro->getInteger("next_repair_ms").getValueOr(0);
       r.repairs = int(ro->getInteger("repairs").getValueOr(0));
+      if (!unit.str().find('@') || unit.str().find('@') == std::string::npos ||
+          (!r.version.empty() && !validVersion(r.version)) ||
+          (!r.previousVersion.empty() && !validVersion(r.previousVersion)))
+        return bad("run of `" + unit.str() + "` has an invalid unit or version");
       s.runs[unit.str()] = r;
     }
   auto fromObject = [&](const char *key, std::map<std::string, std::string> &into) {
@@ -128,6 +136,9 @@ llvm::Expected<EngineState> stateFromJson(const llvm::json::Value &v) {
   fromObject("last_good_release", s.lastGoodRelease);
   fromObject("pinned", s.pinned);
   fromObject("rollback_requests", s.rollbackRequests);
+  for (auto &[unit, version] : s.lastGood)
+    if (!version.empty() && !validVersion(version))
+      return bad("last good version of `" + unit + "` is invalid");
   s.planHash = o->getString("plan_hash").getValueOr("").str();
   return s;
 }
@@ -136,11 +147,28 @@ static llvm::json::Value actionToJson(const Action &a) {
   return Object{{"kind", int64_t(a.kind)}, {"unit", a.unit}, {"release", a.release},
                 {"version", a.version}, {"detail", a.detail}};
 }
-static Action actionFromJson(const llvm::json::Value &v) {
-  const Object &o = *v.getAsObject();
-  Action a{static_cast<Action::Kind>(o.getInteger("kind").getValueOr(0)), o.getString("unit").getValueOr("").str(),
-           o.getString("release").getValueOr("").str(), o.getString("version").getValueOr("").str(),
-           o.getString("detail").getValueOr("").str()};
+/// An intent as stored, validated as strictly as the plan: a tampered
+/// kind or version (`../../etc`) is an error naming the intent, never run.
+static llvm::Expected<Action> actionFromJson(const llvm::json::Value &v, const std::string &key) {
+  auto bad = [&](const std::string &what) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "corrupt intent `%s`: %s", key.c_str(),
+                                   what.c_str());
+  };
+  const Object *o = v.getAsObject();
+  if (!o)
+    return bad("not an object");
+  auto kind = o->getInteger("kind");
+  if (!kind || *kind < 0 || *kind > int64_t(Action::Kind::RunTest))
+    return bad("unknown kind");
+  Action a{static_cast<Action::Kind>(*kind), o->getString("unit").getValueOr("").str(),
+           o->getString("release").getValueOr("").str(), o->getString("version").getValueOr("").str(),
+           o->getString("detail").getValueOr("").str()};
+  if (a.unit.find('@') == std::string::npos)
+    return bad("invalid unit `" + a.unit + "`");
+  if (!a.version.empty() && !validVersion(a.version))
+    return bad("invalid version `" + a.version + "`");
+  if (a.key() != key)
+    return bad("its key does not match its content");
   return a;
 }
 
@@ -302,15 +330,29 @@ public:
 
   llvm::Expected<std::vector<Action>> pendingIntents() override {
     std::vector<Action> out;
-    if (auto e = query("SELECT action FROM intents WHERE done_at_ms IS NULL ORDER BY created_at_ms, rowid", {},
+    llvm::Error bad = llvm::Error::success();
+    if (auto e = query("SELECT action, key FROM intents WHERE done_at_ms IS NULL ORDER BY created_at_ms, rowid", {},
                        [&](sqlite3_stmt *s) {
-                         auto v = llvm::json::parse(reinterpret_cast<const char *>(sqlite3_column_text(s, 0)));
-                         if (v && v->getAsObject())
-                           out.push_back(actionFromJson(*v));
+                         if (bad)
+                           return;
+                         std::string key = col(s, 1);
+                         auto v = llvm::json::parse(col(s, 0));
+                         if (!v) {
+                           bad = llvm::createStringError(llvm::inconvertibleErrorCode(), "corrupt intent `%s`: %s",
+                                                         key.c_str(), llvm::toString(v.takeError()).c_str());
+                           return;
+                         }
+                         auto a = actionFromJson(*v, key);
+                         if (!a)
+                           bad = a.takeError();
                          else
-                           llvm::consumeError(v.takeError());
-                       }))
+                           out.push_back(std::move(*a));
+                       })) {
+      llvm::consumeError(std::move(bad));
       return e;
+    }
+    if (bad)
+      return bad;
     return out;
   }
 

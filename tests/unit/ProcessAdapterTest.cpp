@@ -4,6 +4,7 @@
 #include "runtime/adapters/Adapter.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -199,4 +200,24 @@ TEST(ProcessAdapter, APortAnotherProcessListensOnIsRefusedWithAClearError) {
   EXPECT_EQ(llvm::toString(std::move(e)),
             "api@dev: port " + std::to_string(port) + " is already in use by a process deployd did not start");
   close(fd);
+}
+
+TEST(ProcessAdapter, ItsFilesAreDeploydsAloneWhateverTheUmask) {
+  // Before: state.json, pid files and logs were 0666 under umask 000, and
+  // another user who rewrote state.json made root's `down` kill a process.
+  Fixture f;
+  mode_t old = umask(0);
+  auto adapter = makeProcessAdapter(f.plan);
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v1")));
+  settle(*adapter, f.unit, "v1");
+  umask(old);
+  fs::path unitDir = f.dir / "dev" / "api";
+  auto mode = [](const fs::path &p) {
+    struct stat st;
+    return stat(p.c_str(), &st) == 0 ? int(st.st_mode & 0777) : -1;
+  };
+  EXPECT_EQ(mode(unitDir), 0700);
+  EXPECT_EQ(mode(unitDir / "state.json"), 0600);
+  EXPECT_EQ(mode(unitDir / "v1-0.pid"), 0600);
+  EXPECT_EQ(mode(unitDir / "v1-0.log"), 0600);
 }

@@ -6,6 +6,7 @@
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,4 +198,70 @@ TEST(Store, ManyProcessesOpeningANewStoreAtOnceMigrateItOnce) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
   EXPECT_EQ(t.pragma("PRAGMA user_version"), kStoreSchemaVersion);
+}
+
+namespace {
+void execSql(const std::string &path, const std::string &sql) {
+  sqlite3 *db;
+  sqlite3_open(path.c_str(), &db);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+} // namespace
+
+TEST(Store, ATamperedIntentIsAnErrorNeverAnAction) {
+  // Before: an intent version `../../../../etc` made a static `current`
+  // point at /etc, and an out-of-range kind was executed as something.
+  TempStore t;
+  {
+    auto store = openSqliteStore(t.path);
+    ASSERT_TRUE(bool(store));
+    Action a{Action::Kind::Apply, "web@prod", "r1", "1.0.0", ""};
+    ASSERT_FALSE(bool((*store)->commitStep(EngineState{}, {}, {a}, 1)));
+  }
+  execSql(t.path, "UPDATE intents SET action = replace(action, '1.0.0', '../../../../etc')");
+  {
+    auto store = openSqliteStore(t.path);
+    auto pending = (*store)->pendingIntents();
+    ASSERT_FALSE(bool(pending));
+    EXPECT_EQ(llvm::toString(pending.takeError()),
+              "corrupt intent `apply|web@prod|r1|1.0.0|`: invalid version `../../../../etc`");
+  }
+  execSql(t.path, "UPDATE intents SET action = '{\"kind\":7,\"unit\":\"web@prod\",\"release\":\"r1\",\"version\":\"1.0.0\",\"detail\":\"\"}'");
+  {
+    auto store = openSqliteStore(t.path);
+    auto pending = (*store)->pendingIntents();
+    ASSERT_FALSE(bool(pending));
+    EXPECT_EQ(llvm::toString(pending.takeError()), "corrupt intent `apply|web@prod|r1|1.0.0|`: unknown kind");
+  }
+}
+
+TEST(Store, ATamperedReleaseVersionIsRefusedWhenTheStateIsRead) {
+  TempStore t;
+  {
+    auto store = openSqliteStore(t.path);
+    ASSERT_FALSE(bool((*store)->addRelease({"r1", "web", "1.0.0", "@ci", 1, ""})));
+  }
+  execSql(t.path, "UPDATE state SET json = replace(json, '\"1.0.0\"', '\"../../etc\"')");
+  auto store = openSqliteStore(t.path);
+  auto state = (*store)->loadState();
+  ASSERT_FALSE(bool(state));
+  EXPECT_EQ(llvm::toString(state.takeError()),
+            "corrupt engine state: release 0 has an invalid id, service or version `../../etc`");
+}
+
+TEST(Store, FilesArePrivateWhateverTheUmask) {
+  TempStore t;
+  mode_t old = umask(0);
+  {
+    auto store = openSqliteStore(t.path);
+    ASSERT_TRUE(bool(store));
+    ASSERT_FALSE(bool((*store)->addRelease({"r1", "web", "1.0.0", "@ci", 1, ""})));
+  }
+  umask(old);
+  for (const char *suffix : {"", "-wal", "-shm"}) {
+    struct stat st;
+    if (stat((t.path + suffix).c_str(), &st) == 0)
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << suffix;
+  }
 }
