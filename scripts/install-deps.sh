@@ -8,7 +8,7 @@ PACKAGES=(
   antlr4 libantlr4-runtime-dev
   llvm-14-dev llvm-14-tools libfmt-dev libyaml-cpp-dev libsqlite3-dev
   libgtest-dev libgmock-dev libcli11-dev tzdata python3-jsonschema
-  libhowardhinnant-date-dev
+  libhowardhinnant-date-dev libcurl4-openssl-dev
 )
 
 missing=()

@@ -7,6 +7,7 @@
 
 #include "common/CanonicalJson.h"
 #include "runtime/failpoint/Failpoint.h"
+#include "runtime/signals/HttpProbe.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -93,43 +94,6 @@ double ageOf(const Replica &r) {
 /// A replica that does not listen yet counts as starting (health unknown)
 /// for this long after its process started; later it is unhealthy.
 constexpr double kStartGraceSeconds = 30;
-
-enum class Probe { Refused, Ok, Failed };
-
-/// HTTP GET with a timeout: Ok for a 2xx/3xx answer, Refused when nothing
-/// listens on the port (yet), Failed for an error status or no answer.
-Probe httpProbe(int port, const std::string &path, int timeoutMs) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return Probe::Failed;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  Probe result = Probe::Failed;
-  int rc = connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
-  pollfd p{fd, POLLOUT, 0};
-  if ((rc == 0 || errno == EINPROGRESS) && poll(&p, 1, timeoutMs) == 1) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (err == ECONNREFUSED) {
-      result = Probe::Refused;
-    } else if (err == 0 && send(fd, req.data(), req.size(), MSG_NOSIGNAL) == ssize_t(req.size())) {
-      p.events = POLLIN;
-      char buf[64] = {};
-      if (poll(&p, 1, timeoutMs) == 1 && recv(fd, buf, sizeof buf - 1, 0) > 12) {
-        int code = atoi(buf + 9); // "HTTP/1.x NNN"
-        result = code >= 200 && code < 400 ? Probe::Ok : Probe::Failed;
-      }
-    }
-  } else if (rc != 0 && errno == ECONNREFUSED) {
-    result = Probe::Refused;
-  }
-  close(fd);
-  return result;
-}
 
 /// `<dir>/<version>-<replica>.pid`: written by the replica itself before it
 /// executes the artifact, so a replica started just before deployd died is
@@ -273,7 +237,7 @@ public:
       return o;
     }
     if (Instance *next = find(state->instances, state->pending)) {
-      Health h = healthOf(unit, *next, /*starting=*/true);
+      Health h = healthOf(unit, *next, /*starting=*/true, &o.message);
       if (h != Health::Healthy) {
         o.version = state->pending;
         o.health = h;
@@ -303,7 +267,7 @@ public:
     if (!inst)
       return o;
     o.version = state->current;
-    o.health = healthOf(unit, *inst, /*starting=*/false);
+    o.health = healthOf(unit, *inst, /*starting=*/false, &o.message);
     o.degraded = !allRunning(unit, *inst);
     return o;
   }
@@ -361,21 +325,38 @@ private:
   /// listening yet (a restarted replica of the serving version too, for
   /// kStartGraceSeconds); a dead replica, an error answer, or a serving
   /// replica that stopped listening is `unhealthy`.
-  Health healthOf(const PlanUnit &unit, const Instance &inst, bool starting) const {
-    if (int(inst.replicas.size()) < wanted(unit))
+  Health healthOf(const PlanUnit &unit, const Instance &inst, bool starting, std::string *why = nullptr) const {
+    auto say = [&](std::string text) {
+      if (why)
+        *why = std::move(text);
+    };
+    if (int(inst.replicas.size()) < wanted(unit)) {
+      say(std::to_string(inst.replicas.size()) + " of " + std::to_string(wanted(unit)) + " replicas");
       return starting ? Health::Unknown : Health::Unhealthy;
+    }
     const llvm::json::Object *health = unit.config.getObject("health");
     bool unknown = false;
-    for (const Replica &r : inst.replicas) {
-      if (!alive(r))
+    for (size_t i = 0; i < inst.replicas.size(); ++i) {
+      const Replica &r = inst.replicas[i];
+      if (!alive(r)) {
+        say("replica " + std::to_string(i) + " (pid " + std::to_string(r.pid) + ") is not running");
         return Health::Unhealthy;
+      }
       if (health && health->getString("kind").getValueOr("") == "http") {
         int port = int(health->getInteger("port").getValueOr(r.port));
         int timeoutMs = int(health->getNumber("timeout").getValueOr(1) * 1000);
-        Probe p = httpProbe(port, health->getString("path").getValueOr("/").str(), timeoutMs);
-        if (p == Probe::Failed || (p == Probe::Refused && !starting && ageOf(r) > kStartGraceSeconds))
+        HttpProbeResult p = probeHttp("http://127.0.0.1:" + std::to_string(port) +
+                                          health->getString("path").getValueOr("/").str(),
+                                      timeoutMs);
+        if (p.outcome == HttpProbeResult::Failed ||
+            (p.outcome == HttpProbeResult::Refused && !starting && ageOf(r) > kStartGraceSeconds)) {
+          say(p.detail);
           return Health::Unhealthy;
-        unknown |= p == Probe::Refused;
+        }
+        if (p.outcome == HttpProbeResult::Refused) {
+          unknown = true;
+          say(p.detail);
+        }
       }
     }
     return unknown ? Health::Unknown : Health::Healthy;

@@ -731,7 +731,7 @@ private:
         return 1;
       }
       if (current && o->health == Health::Unhealthy) {
-        why = "health check failed";
+        why = "health check failed" + (o->message.empty() ? std::string() : ": " + o->message);
         return -1;
       }
       why = "waiting for health of " + run.version;
@@ -740,7 +740,7 @@ private:
     if (s.guard == "soak") {
       int64_t need = int64_t(number(s.params, "duration") * 1000);
       if (current && o->health == Health::Unhealthy) {
-        why = "unhealthy during soak";
+        why = "unhealthy during soak" + (o->message.empty() ? std::string() : ": " + o->message);
         return -1;
       }
       if (!current || o->health != Health::Healthy) {

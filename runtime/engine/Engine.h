@@ -38,6 +38,9 @@ struct UnitObservation {
   bool applyFailed = false; ///< the adapter gave up on the last apply
   std::string applyError;   ///< why, for the journal
   bool degraded = false;    ///< some replica of `version` is not running (drift)
+  /// Why the health is what it is ("GET http://127.0.0.1:19020/healthz →
+  /// 503"), for the journal; may be empty.
+  std::string message;
 };
 
 struct Observations {

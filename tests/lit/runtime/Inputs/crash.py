@@ -18,8 +18,8 @@ W = h.work
 
 POLICY = """owner ops;
 stakeholder ops { paths = ["**"]; may = [environments, defaults, require]; services = ["*"]; }
-environment dev { tier = "dev"; runtime = process { workdir = "@WORK@/run/dev"; base_port = 46100; }; }
-environment prod { tier = "prod"; after = [dev]; runtime = process { workdir = "@WORK@/run/prod"; base_port = 46200; }; }
+environment dev { tier = "dev"; runtime = process { workdir = "@WORK@/run/dev"; base_port = 26100; }; }
+environment prod { tier = "prod"; after = [dev]; runtime = process { workdir = "@WORK@/run/prod"; base_port = 26200; }; }
 service api {
   artifact = exec(["python3", "@SERVER@", "--name", "api", "--port", "${port}", "--version", "${version}"]);
   health = http(path = "/healthz");

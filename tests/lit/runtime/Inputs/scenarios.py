@@ -19,10 +19,10 @@ W = h.work
 
 POLICY = """owner ops;
 stakeholder ops { paths = ["**"]; may = [environments, defaults, require]; services = ["*"]; }
-environment dev { tier = "dev"; runtime = process { workdir = "@WORK@/run/dev"; base_port = 45100; }; }
-environment staging { tier = "staging"; after = [dev]; runtime = process { workdir = "@WORK@/run/staging"; base_port = 45200; }; }
-environment prod-a { tier = "prod"; after = [staging]; runtime = process { workdir = "@WORK@/run/prod-a"; base_port = 45300; }; }
-environment prod-b { tier = "prod"; after = [staging]; runtime = process { workdir = "@WORK@/run/prod-b"; base_port = 45400; }; }
+environment dev { tier = "dev"; runtime = process { workdir = "@WORK@/run/dev"; base_port = 25100; }; }
+environment staging { tier = "staging"; after = [dev]; runtime = process { workdir = "@WORK@/run/staging"; base_port = 25200; }; }
+environment prod-a { tier = "prod"; after = [staging]; runtime = process { workdir = "@WORK@/run/prod-a"; base_port = 25300; }; }
+environment prod-b { tier = "prod"; after = [staging]; runtime = process { workdir = "@WORK@/run/prod-b"; base_port = 25400; }; }
 @EXTRA@
 service api {
   artifact = exec(["python3", "@SERVER@", "--name", "api", "--env", "${env.name}", "--port", "${port}", "--version", "${version}"]);
@@ -36,7 +36,7 @@ rule prod-window {
   require window(days = [mon, tue, wed, thu, fri, sat, sun], from = 07:00, to = 19:00, tz = "UTC");
 }
 """
-PROD_C = """environment prod-c { tier = "prod"; after = [staging]; runtime = process { workdir = "@WORK@/run/prod-c"; base_port = 45500; }; }"""
+PROD_C = """environment prod-c { tier = "prod"; after = [staging]; runtime = process { workdir = "@WORK@/run/prod-c"; base_port = 25500; }; }"""
 FAILING = {"DEMO_FAILING_VERSIONS": "v3@staging,v4@staging"}
 
 
