@@ -25,6 +25,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -302,17 +303,74 @@ private:
     return fs::path(workdir) / unit.service;
   }
 
-  /// Deterministic, collision-free ports: a block of 20 per service (in plan
-  /// order) above `base_port`, two slots of 10 so old and new versions run
-  /// side by side during a switch.
-  int portOf(const PlanUnit &unit, int slot, int replica) const {
+  /// Stable, collision-free ports (issue 10.9): each service of a workdir
+  /// owns a block of 20 ports above `base_port`, recorded in
+  /// `<workdir>/ports.json` the first time the service is deployed there and
+  /// never moved, so adding or removing a service renumbers nothing. Two
+  /// slots of 10 let the old and the new version run side by side. A
+  /// workdir from before ports.json is seeded from its units' state files.
+  llvm::Expected<int> blockOf(const PlanUnit &unit) {
+    const llvm::json::Object *rt = unit.runtime.getAsObject();
+    fs::path workdir = rt ? rt->getString("workdir").getValueOr("").str() : "";
+    int base = rt ? int(rt->getInteger("base_port").getValueOr(18000)) : 18000;
+    std::map<std::string, int> &blocks = blocks_[workdir.string()];
+    if (blocks.empty())
+      blocks = loadBlocks(workdir, base);
+    if (auto it = blocks.find(unit.service); it != blocks.end())
+      return it->second;
+    std::set<int> used;
+    for (auto &[service, block] : blocks)
+      used.insert(block);
+    int block = 0;
+    while (used.count(block))
+      ++block;
+    blocks[unit.service] = block;
+    if (llvm::Error e = saveBlocks(workdir, blocks)) {
+      blocks.erase(unit.service);
+      return e;
+    }
+    return block;
+  }
+
+  static std::map<std::string, int> loadBlocks(const fs::path &workdir, int base) {
+    std::map<std::string, int> out;
+    std::ifstream in(workdir / "ports.json");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    if (auto v = llvm::json::parse(text); v && v->getAsObject()) {
+      if (const llvm::json::Object *services = v->getAsObject()->getObject("services"))
+        for (auto &[name, block] : *services)
+          if (auto b = block.getAsInteger(); b && *b >= 0 && *b < 100000)
+            out[name.str()] = int(*b);
+      return out;
+    } else if (!v) {
+      llvm::consumeError(v.takeError());
+    }
+    // Seed from what runs: the block of each unit's first replica.
+    std::error_code ec;
+    for (auto &entry : fs::directory_iterator(workdir, ec))
+      if (auto state = load(entry.path()))
+        for (auto &inst : state->instances)
+          if (!inst.replicas.empty() && inst.replicas.front().port >= base) {
+            out[entry.path().filename().string()] = (inst.replicas.front().port - base) / 20;
+            break;
+          }
+    return out;
+  }
+
+  static llvm::Error saveBlocks(const fs::path &workdir, const std::map<std::string, int> &blocks) {
+    std::error_code ec;
+    fs::create_directories(workdir, ec);
+    llvm::json::Object services;
+    for (auto &[name, block] : blocks)
+      services[name] = block;
+    return writeFileAtomically(workdir / "ports.json",
+                               prettyJson(llvm::json::Object{{"services", std::move(services)}}) + "\n");
+  }
+
+  static int portOf(const PlanUnit &unit, int block, int slot, int replica) {
     const llvm::json::Object *rt = unit.runtime.getAsObject();
     int base = rt ? int(rt->getInteger("base_port").getValueOr(18000)) : 18000;
-    int index = 0;
-    for (size_t i = 0; i < plan_.services.size(); ++i)
-      if (plan_.services[i].name == unit.service)
-        index = int(i);
-    return base + 20 * index + 10 * slot + replica;
+    return base + 20 * block + 10 * slot + replica;
   }
 
   static int wanted(const PlanUnit &unit) { return int(unit.config.getInteger("replicas").getValueOr(1)); }
@@ -373,12 +431,15 @@ private:
     if (argvTemplate.empty())
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s: a process runtime needs an exec artifact",
                                      unit.id.c_str());
+    auto block = blockOf(unit);
+    if (!block)
+      return block.takeError();
     int n = wanted(unit);
     for (size_t i = n; i < inst.replicas.size(); ++i)
       stopReplica(inst.replicas[i]); // scaled down
     inst.replicas.resize(std::min<size_t>(inst.replicas.size(), n));
     for (int i = 0; i < n; ++i) {
-      int port = portOf(unit, inst.slot, i);
+      int port = portOf(unit, *block, inst.slot, i);
       if (i < int(inst.replicas.size()) && alive(inst.replicas[i]))
         continue;
       Replica r;
@@ -504,7 +565,6 @@ private:
     return out;
   }
 
-  /// Atomic write: temporary file, then rename.
   static llvm::Error save(const fs::path &dir, const UnitFile &state) {
     llvm::json::Array list;
     for (auto &i : state.instances) {
@@ -515,9 +575,13 @@ private:
     }
     std::string text = prettyJson(
         llvm::json::Object{{"current", state.current}, {"pending", state.pending}, {"instances", std::move(list)}});
-    fs::path tmp = dir / ".state.json.tmp";
-    // Every write is checked, and synced, before the rename: a full disk
-    // leaves the old state.json as it was, never a truncated one.
+    return writeFileAtomically(dir / "state.json", text);
+  }
+
+  /// Temporary file (0600), every write and the fsync checked, then rename:
+  /// a full disk leaves the old file as it was, never a truncated one.
+  static llvm::Error writeFileAtomically(const fs::path &path, const std::string &text) {
+    fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
       return llvm::createStringError(std::error_code(errno, std::generic_category()), "cannot write %s: %s",
@@ -539,12 +603,13 @@ private:
                                      tmp.c_str(), strerror(saved));
     }
     std::error_code ec;
-    fs::rename(tmp, dir / "state.json", ec);
-    return ec ? llvm::createStringError(ec, "cannot write %s: %s", (dir / "state.json").c_str(), ec.message().c_str())
+    fs::rename(tmp, path, ec);
+    return ec ? llvm::createStringError(ec, "cannot write %s: %s", path.c_str(), ec.message().c_str())
               : llvm::Error::success();
   }
 
   const Plan &plan_;
+  std::map<std::string, std::map<std::string, int>> blocks_; ///< workdir → service → port block
 };
 
 } // namespace

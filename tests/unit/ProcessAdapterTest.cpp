@@ -244,3 +244,35 @@ TEST(ProcessAdapter, HealthProbesReadTheWholeAnswerAndNameTheStatusCode) {
   EXPECT_EQ(o.health, Health::Unhealthy);
   EXPECT_NE(o.message.find("/healthz → 503"), std::string::npos) << o.message;
 }
+
+TEST(ProcessAdapter, PortsStayWhereTheyAreWhenAServiceIsAdded) {
+  // Before: ports were base_port + 20 × the service's index in the plan, so
+  // a new service sorting before `api` moved api's ports, and its apply
+  // failed on a port deployd itself held.
+  Fixture f;
+  {
+    auto adapter = makeProcessAdapter(f.plan);
+    ASSERT_FALSE(bool(adapter->apply(f.unit, "v1")));
+    settle(*adapter, f.unit, "v1");
+  }
+  int apiPort = std::stoi(makeProcessAdapter(f.plan)->variables(f.unit, "v1").at("port"));
+  Plan bigger = f.plan;
+  bigger.services.insert(bigger.services.begin(), {"aaa", "team", "aaa.dpl", {}});
+  PlanUnit aaa = f.unit;
+  aaa.id = "aaa@dev";
+  aaa.service = "aaa";
+  auto adapter = makeProcessAdapter(bigger);
+  ASSERT_FALSE(bool(adapter->apply(aaa, "v1")));
+  EXPECT_EQ(settle(*adapter, aaa, "v1").health, Health::Healthy);
+  int aaaPort = std::stoi(adapter->variables(aaa, "v1").at("port"));
+  EXPECT_EQ(aaaPort, apiPort + 20); // the next free block
+  // api is untouched, and re-applying it (a repair) keeps its ports.
+  ASSERT_FALSE(bool(adapter->apply(f.unit, "v1")));
+  EXPECT_EQ(std::stoi(adapter->variables(f.unit, "v1").at("port")), apiPort);
+  EXPECT_EQ(adapter->observe(f.unit).health, Health::Healthy);
+  llvm::consumeError(adapter->rollback(aaa, ""));
+  std::ifstream ports(f.dir / "dev" / "ports.json");
+  std::string text((std::istreambuf_iterator<char>(ports)), {});
+  EXPECT_NE(text.find("\"aaa\": 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"api\": 0"), std::string::npos) << text;
+}
