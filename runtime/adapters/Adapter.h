@@ -27,6 +27,9 @@ public:
   /// Values a test command of `version` may use, e.g. {"port": "19020"} for
   /// `${port}` (the first replica's port). Empty by default.
   virtual std::map<std::string, std::string> variables(const PlanUnit &, const std::string &) { return {}; }
+  /// The directories this adapter writes for `unit` (its runtime target):
+  /// the daemon locks each, so two daemons never manage one (issue 10.13).
+  virtual std::vector<std::string> targets(const PlanUnit &) { return {}; }
 };
 
 /// `static` runtime: each version in `<root>/versions/<version>`, served

@@ -288,6 +288,11 @@ public:
     return save(dir, UnitFile{});
   }
 
+  std::vector<std::string> targets(const PlanUnit &unit) override {
+    const llvm::json::Object *rt = unit.runtime.getAsObject();
+    return {rt ? rt->getString("workdir").getValueOr("").str() : ""};
+  }
+
   std::map<std::string, std::string> variables(const PlanUnit &unit, const std::string &version) override {
     std::map<std::string, std::string> out;
     if (auto state = load(unitDir(unit)))

@@ -88,6 +88,8 @@ public:
     return switchTo(root, version);
   }
 
+  std::vector<std::string> targets(const PlanUnit &unit) override { return {rootOf(unit).string()}; }
+
 private:
   static fs::path rootOf(const PlanUnit &unit) {
     const llvm::json::Object *rt = unit.runtime.getAsObject();

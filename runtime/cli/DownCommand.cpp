@@ -29,6 +29,8 @@ Runner setupDown(CLI::App &sub, Globals &g) {
     if (!store)
       return fail(llvm::toString(store.takeError()), ExitUsage);
     Daemon daemon(*p, **store, [](const std::string &line) { llvm::outs() << safe(line) << "\n"; });
+    if (llvm::Error e = daemon.lockTargets())
+      return fail(llvm::toString(std::move(e)), ExitUsage);
     return daemon.stopAll() ? int(ExitFailure) : int(ExitOk);
   };
 }

@@ -137,6 +137,8 @@ int runDaemon(const Globals &g, const RunOptions &o) {
                       llvm::StringRef(std::to_string(clock.rate)).rtrim('0').rtrim('.'))
             .str());
   Daemon daemon(*plan, **store, log);
+  if (llvm::Error e = daemon.lockTargets())
+    return fail(llvm::toString(std::move(e)), ExitUsage);
   if (llvm::Error e = daemon.replayPending(clock.now()))
     return fail(llvm::toString(std::move(e)));
   bool idle = false;

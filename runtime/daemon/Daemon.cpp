@@ -1,7 +1,13 @@
 // The reconcile loop.
 #include "runtime/daemon/Daemon.h"
 
+#include "runtime/adapters/Registry.h"
 #include "runtime/failpoint/Failpoint.h"
+
+#include <sys/file.h>
+
+#include <filesystem>
+#include <set>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -14,17 +20,46 @@
 namespace dpl::runtime {
 
 Daemon::Daemon(const Plan &plan, Store &store, std::function<void(const std::string &)> log)
-    : plan_(plan), store_(store), log_(std::move(log)), process_(makeProcessAdapter(plan)),
-      static_(makeStaticAdapter()) {}
+    : plan_(plan), store_(store), log_(std::move(log)) {}
 
 Adapter *Daemon::adapterFor(const PlanUnit &unit) {
   const llvm::json::Object *rt = unit.runtime.getAsObject();
   std::string kind = rt ? rt->getString("kind").getValueOr("").str() : "";
-  if (kind == "process")
-    return process_.get();
-  if (kind == "static")
-    return static_.get();
-  return nullptr; // kubernetes and plugin adapters are not built yet
+  std::string key = unit.environment + "|" + kind;
+  auto it = adapters_.find(key);
+  if (it == adapters_.end()) {
+    const AdapterKind *k = findAdapterKind(kind);
+    it = adapters_.emplace(key, k ? k->make(plan_, unit.environment) : nullptr).first;
+  }
+  return it->second.get(); // null: no adapter for this kind yet (kubernetes, plugin)
+}
+
+llvm::Error Daemon::lockTargets() {
+  std::set<std::string> seen;
+  for (const PlanUnit &u : plan_.units) {
+    Adapter *adapter = adapterFor(u);
+    if (!adapter)
+      continue;
+    for (const std::string &target : adapter->targets(u)) {
+      if (target.empty() || !seen.insert(target).second)
+        continue;
+      std::error_code ec;
+      std::filesystem::create_directories(target, ec);
+      std::string path = target + "/.deployd.lock";
+      int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0)
+        continue; // not a directory now: the adapter reports it disconnected
+      if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       "the runtime target %s (of %s) is managed by another deployd (lock %s is "
+                                       "held); two daemons never manage one target",
+                                       target.c_str(), u.id.c_str(), path.c_str());
+      }
+      targetLocks_.push_back(fd);
+    }
+  }
+  return llvm::Error::success();
 }
 
 /// Starts a `test(command, timeout)` verification in its own process group:
@@ -95,6 +130,8 @@ void Daemon::reapTests(int64_t nowMs) {
 }
 
 Daemon::~Daemon() {
+  for (int fd : targetLocks_)
+    close(fd);
   // Unfinished tests are re-run from their journalled intents next time.
   for (RunningTest &t : running_) {
     kill(-t.pid, SIGKILL);
@@ -150,8 +187,16 @@ void Daemon::execute(const Action &a, int64_t nowMs) {
 }
 
 size_t Daemon::stopAll() {
+  std::vector<const PlanUnit *> units;
+  for (const PlanUnit &u : plan_.units)
+    units.push_back(&u);
+  return stopUnits(units);
+}
+
+size_t Daemon::stopUnits(const std::vector<const PlanUnit *> &units) {
   size_t failed = 0;
-  for (const PlanUnit &u : plan_.units) {
+  for (const PlanUnit *unit : units) {
+    const PlanUnit &u = *unit;
     Adapter *adapter = adapterFor(u);
     if (!adapter)
       continue;
@@ -171,6 +216,12 @@ llvm::Error Daemon::replayPending(int64_t nowMs) {
     return pending.takeError();
   for (const Action &a : *pending) {
     log_("re-executing journalled intent " + a.key());
+    // A test cut short by a stop runs again from the start: said, not hidden.
+    if (a.kind == Action::Kind::RunTest)
+      if (llvm::Error e = store_.appendJournal({{a.unit, a.release, "verifying", "verifying",
+                                                 "test " + a.detail + " runs again: deployd stopped while it ran"}},
+                                               nowMs))
+        return e;
     execute(a, nowMs);
   }
   return llvm::Error::success();

@@ -36,9 +36,18 @@ public:
   /// them again). Returns the number of units whose runtime could not be
   /// stopped.
   size_t stopAll();
+  /// Stops the workloads of `units` (units of an older plan: `prune`).
+  size_t stopUnits(const std::vector<const PlanUnit *> &units);
+  /// Locks every runtime target (workdir, static root) of the plan for the
+  /// life of this daemon (`<target>/.deployd.lock`, flock). An error names
+  /// a target another deployd holds; a target that cannot be created is
+  /// left to its adapter, which reports it disconnected.
+  llvm::Error lockTargets();
 
 private:
   llvm::Expected<TickReport> tickOnce(int64_t nowMs);
+  /// The adapter of the unit's environment and runtime kind (made on first
+  /// use from the registry); null for a kind without an adapter.
   Adapter *adapterFor(const PlanUnit &unit);
   void execute(const Action &a, int64_t nowMs);
   bool startTest(const Action &a);
@@ -47,7 +56,8 @@ private:
   const Plan &plan_;
   Store &store_;
   std::function<void(const std::string &)> log_;
-  std::unique_ptr<Adapter> process_, static_;
+  std::map<std::string, std::unique_ptr<Adapter>> adapters_; ///< "env|kind" → adapter
+  std::vector<int> targetLocks_;
   std::map<std::string, std::string> applyFailed_; ///< unit → why the last apply failed
   std::map<std::string, bool> tests_;       ///< "unit|release|state" → passed
   struct RunningTest {

@@ -103,9 +103,17 @@ public:
     if (st.planHash != plan_.hash) {
       // A plan edit (or a store first used with this plan): every unit's
       // stored progress is re-resolved against the new state machines.
-      if (!st.planHash.empty() || !st.runs.empty())
+      if (!st.planHash.empty() || !st.runs.empty()) {
         out_.journal.push_back({"-", "-", st.planHash.empty() ? "-" : st.planHash, plan_.hash,
                                 "plan changed: stored progress is re-resolved, gates re-evaluated"});
+        // Units the new plan no longer has (their environment or service
+        // was removed): their workloads keep running until pruned.
+        for (auto &[id, run] : st.runs)
+          if (unitIndex(id) == kNoUnit)
+            out_.journal.push_back({id, run.release, phaseName(run.phase), "orphaned",
+                                    "not in the plan: its workload keeps running until `deployd prune " +
+                                        id.substr(id.find('@') + 1) + "`"});
+      }
       st.planHash = plan_.hash;
     }
     for (const PlanUnit &u : plan_.units)
@@ -524,6 +532,7 @@ private:
   }
 
   void advance(const PlanUnit &u) {
+    size_t before = out_.actions.size();
     manualRollback(u);
     if (!out_.state.pinned.count(u.id))
       schedule(u);
@@ -535,7 +544,10 @@ private:
     if (disconnected(u, run, o))
       return;
     progress(u, run, o);
-    converge(u, run, o);
+    // A unit acted on in this step (an apply, a rollback, a manual
+    // rollback) is converging already: drift is judged from the next one.
+    if (out_.actions.size() == before)
+      converge(u, run, o);
   }
 
   /// Moves the run through its state machine as far as it can go now.

@@ -729,3 +729,32 @@ TEST(Engine, StepSaysWhenItNextNeedsToRun) {
   Sim idle(kSoak);
   EXPECT_EQ(step(idle.plan, idle.state, idle.obs, idle.now).nextRunAtMs, INT64_MAX);
 }
+
+TEST(Engine, AManualRollbackIsNotAlsoJournalledAsADriftRepair) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  sim.release("api", "v2");
+  sim.run(40);
+  sim.state.rollbackRequests["api@prod"] = "@ann";
+  StepResult r = step(sim.plan, sim.state, sim.obs, sim.now); // the runtime still runs v2
+  size_t rollbacks = 0;
+  for (auto &a : r.actions)
+    rollbacks += a.unit == "api@prod";
+  EXPECT_EQ(rollbacks, 1u);
+  for (auto &t : r.journal)
+    EXPECT_EQ(t.why.find("drift"), std::string::npos) << t.why;
+}
+
+TEST(Engine, AUnitWhoseEnvironmentLeftThePlanIsJournalledOrphaned) {
+  Sim sim(kSoak);
+  sim.release("api", "v1");
+  sim.run(40);
+  sim.plan = compilePolicy(std::string(R"(owner ops;
+stakeholder ops { paths = ["**"]; may = [environments, defaults, require]; services = ["*"]; }
+environment dev { tier = "dev"; runtime = process { workdir = "d"; }; }
+service api { artifact = exec(["./api", "${version}"]); health = http(path = "/healthz"); require soak(10s); })"));
+  sim.tick();
+  EXPECT_TRUE(journalHas(sim, "api@prod", "not in the plan: its workload keeps running until `deployd prune prod`"));
+  EXPECT_EQ(sim.state.runs.count("api@prod"), 1u); // kept: status shows it orphaned
+}

@@ -59,6 +59,11 @@ try:
     h.sh(deployd, "wait", "--idle", "--timeout", "60s", "--socket", h.socket)
     step("why the apply failed", "history", "web@dev")
     step("history of a service", "history", "web")
+    # A second daemon with another store on the same runtime targets.
+    other = subprocess.run([deployd, "run", "--plan", h.plan, "--state", str(pathlib.Path(work) / "other" / "st.db"),
+                            "--socket", h.socket + "2", "--until-idle"], capture_output=True, text=True, timeout=60)
+    print(f"== a second daemon on the same targets (exit {other.returncode})")
+    print(other.stderr.strip())
     h.stop(d)
 finally:
     h.cleanup()
