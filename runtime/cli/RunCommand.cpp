@@ -141,6 +141,25 @@ int runDaemon(const Globals &g, const RunOptions &o) {
     return fail(llvm::toString(std::move(e)), ExitUsage);
   if (llvm::Error e = daemon.replayPending(clock.now()))
     return fail(llvm::toString(std::move(e)));
+  // A copy of every plan this store ran, for `prune` of units a later plan
+  // removed (their runtime bindings are only there).
+  std::string plansDir = (std::filesystem::path(g.state).parent_path() / "plans").string();
+  if (plansDir == "plans")
+    plansDir = "./plans";
+  {
+    std::error_code mk;
+    std::filesystem::create_directories(plansDir, mk);
+    chmod(plansDir.c_str(), 0700);
+    std::string copy = plansDir + "/" + plan->hash.substr(plan->hash.find(':') + 1) + ".json";
+    if (!std::filesystem::exists(copy, mk)) {
+      std::filesystem::copy_file(o.plan, copy, mk);
+      chmod(copy.c_str(), 0600);
+      if (mk)
+        log("cannot keep a copy of the plan in " + plansDir + ": " + mk.message() + " (prune will not know it)");
+    } else {
+      std::filesystem::last_write_time(copy, std::filesystem::file_time_type::clock::now(), mk);
+    }
+  }
   bool idle = false;
   unsigned quiet = 0;
   ApiContext api{*plan, **store, identities, [&clock] { return clock.now(); }, unsigned(geteuid()), &idle,
@@ -148,7 +167,9 @@ int runDaemon(const Globals &g, const RunOptions &o) {
                    idle = false;
                    quiet = 0;
                  },
-                 o.plan};
+                 o.plan,
+                 [&daemon](const std::vector<const PlanUnit *> &units) { return daemon.stopUnits(units); },
+                 plansDir};
   auto handler = [&api](const llvm::json::Object &request, const Peer &peer) {
     return handleControlRequest(api, request, peer);
   };

@@ -20,6 +20,7 @@ Runner setupHistory(CLI::App &, Globals &);
 Runner setupDown(CLI::App &, Globals &);
 Runner setupToken(CLI::App &, Globals &);
 Runner setupWait(CLI::App &, Globals &);
+Runner setupPrune(CLI::App &, Globals &);
 } // namespace dpl::runtime::cli
 
 using namespace dpl::runtime::cli;
@@ -35,6 +36,7 @@ static const CommandEntry kCommands[] = {
     {"history", "Show the decision journal (all, SERVICE, or SERVICE@ENV)", setupHistory},
     {"wait", "Wait until the running daemon is idle", setupWait},
     {"token", "Create, list or revoke API tokens (admins)", setupToken},
+    {"prune", "Stop the workloads of an environment removed from the plan (admins)", setupPrune},
     {"down", "Stop every workload of the plan (they otherwise outlive deployd)", setupDown},
 };
 

@@ -4,6 +4,7 @@
 #include <llvm/ADT/StringExtras.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -296,11 +297,87 @@ public:
     return Object{{"identity", identity}, {"revoked", *n}};
   }
 
+  llvm::Expected<Value> prune() {
+    std::string env = str("environment");
+    for (auto &e : ctx_.plan.environments)
+      if (e.name == env)
+        return fail("conflict", "environment `" + env + "` is in the plan deployd runs; prune only stops "
+                                "environments removed from it");
+    auto state = ctx_.store.loadState();
+    if (!state)
+      return state.takeError();
+    auto observed = ctx_.store.observations();
+    if (!observed)
+      return observed.takeError();
+    std::set<std::string> orphans;
+    auto consider = [&](const std::string &id) {
+      if (llvm::StringRef(id).split('@').second == env && !ctx_.plan.unit(id))
+        orphans.insert(id);
+    };
+    for (auto &[id, run] : state->runs)
+      consider(id);
+    for (auto &[id, o] : *observed)
+      consider(id);
+    if (orphans.empty())
+      return fail("not-found", "no unit of environment `" + escapeControl(env) + "` is known to deployd");
+    // Each unit's runtime binding, from the newest saved plan that has it.
+    std::vector<std::unique_ptr<Plan>> plans;
+    std::error_code ec;
+    std::vector<std::filesystem::directory_entry> files;
+    for (auto &f : std::filesystem::directory_iterator(ctx_.plansDir, ec))
+      files.push_back(f);
+    std::sort(files.begin(), files.end(), [](auto &a, auto &b) { return a.last_write_time() > b.last_write_time(); });
+    std::vector<const PlanUnit *> units;
+    std::set<std::string> found;
+    for (auto &f : files) {
+      if (found.size() == orphans.size())
+        break;
+      auto p = loadPlanFile(f.path().string());
+      if (!p) {
+        llvm::consumeError(p.takeError());
+        continue;
+      }
+      plans.push_back(std::make_unique<Plan>(std::move(*p)));
+      for (const std::string &id : orphans)
+        if (const PlanUnit *u = plans.back()->unit(id); u && found.insert(id).second)
+          units.push_back(u);
+    }
+    if (found.size() != orphans.size()) {
+      std::vector<std::string> missing;
+      for (auto &id : orphans)
+        if (!found.count(id))
+          missing.push_back(id);
+      return fail("failed", "no saved plan says how " + llvm::join(missing, ", ") + " ran (in " + ctx_.plansDir +
+                                "); stop them by hand, nothing was changed");
+    }
+    size_t failed = ctx_.stopUnits ? ctx_.stopUnits(units) : units.size();
+    if (failed)
+      return fail("failed", std::to_string(failed) + " of " + std::to_string(units.size()) +
+                                " workloads of `" + env + "` could not be stopped (deployd's log says why); nothing was forgotten");
+    std::vector<std::string> ids(found.begin(), found.end());
+    int64_t now = ctx_.now();
+    if (llvm::Error e = ctx_.store.forgetUnits(ids, now))
+      return e;
+    std::vector<Transition> journal;
+    for (auto &id : ids)
+      journal.push_back({id, "-", "orphaned", "pruned", "workload stopped by " + caller_.identity + "; forgotten"});
+    if (llvm::Error e = ctx_.store.appendJournal(journal, now))
+      return e;
+    Array out;
+    for (auto &id : ids)
+      out.push_back(id);
+    return Object{{"environment", env}, {"units", std::move(out)}};
+  }
+
   llvm::Expected<Value> history() {
     std::string filter = str("unit");
     if (!filter.empty() && filter.find('@') != std::string::npos) {
       Failure f;
-      if (!unit(filter, f))
+      auto state = ctx_.store.loadState();
+      bool orphan = state && state->runs.count(filter); // a unit a plan change removed
+      if (!state)
+        llvm::consumeError(state.takeError());
+      if (!orphan && !unit(filter, f))
         return fail(f);
     } else if (!filter.empty()) {
       if (std::string why = unknownService(filter); !why.empty())
@@ -351,6 +428,7 @@ const Method kMethods[] = {
      [](Handlers &, ApiContext &ctx) -> llvm::Expected<Value> {
        return Object{{"idle", ctx.idle && *ctx.idle}, {"now_ms", ctx.now()}};
      }},
+    {"prune", true, true, [](Handlers &h, ApiContext &) { return h.prune(); }},
     {"token.create", true, false, [](Handlers &h, ApiContext &) { return h.tokenCreate(); }},
     {"token.list", true, false, [](Handlers &h, ApiContext &) { return h.tokenList(); }},
     {"token.revoke", true, false, [](Handlers &h, ApiContext &) { return h.tokenRevoke(); }},

@@ -25,6 +25,12 @@ struct ApiContext {
   /// until its next ticks have seen the change.
   std::function<void()> changed;
   std::string planPath;
+  /// Stops the workloads of units of older plans (`prune`); returns how
+  /// many could not be stopped.
+  std::function<size_t(const std::vector<const PlanUnit *> &)> stopUnits;
+  /// Where the daemon keeps a copy of every plan it ran (`prune` finds a
+  /// removed unit's runtime there).
+  std::string plansDir;
 };
 
 /// Answers one request: `{"method", "params", "token"?}` →

@@ -449,6 +449,30 @@ public:
                  [&](sqlite3_stmt *s) { into.resources[col(s, 0)] = sqlite3_column_int(s, 1) != 0; });
   }
 
+  llvm::Error forgetUnits(const std::vector<std::string> &units, int64_t now) override {
+    if (auto e = exec("BEGIN IMMEDIATE;"))
+      return e;
+    auto fail = [&](llvm::Error e) {
+      llvm::consumeError(exec("ROLLBACK;"));
+      return e;
+    };
+    auto state = loadState();
+    if (!state)
+      return fail(state.takeError());
+    for (const std::string &u : units) {
+      state->runs.erase(u);
+      state->lastGood.erase(u);
+      state->lastGoodRelease.erase(u);
+      state->pinned.erase(u);
+      state->rollbackRequests.erase(u);
+      if (auto e = run("DELETE FROM observations WHERE unit = ?1", {u}))
+        return fail(std::move(e));
+    }
+    if (auto e = writeState(*state, now))
+      return fail(std::move(e));
+    return exec("COMMIT;");
+  }
+
   llvm::Error appendJournal(const std::vector<Transition> &entries, int64_t now) override {
     if (auto e = exec("BEGIN IMMEDIATE;"))
       return e;

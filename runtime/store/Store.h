@@ -81,6 +81,9 @@ public:
     int64_t atMs = 0;
   };
   virtual llvm::Expected<std::map<std::string, Observed>> observations() = 0;
+  /// Drops what the store knows of `units` (runs, last good versions, pins,
+  /// observations) in one transaction: `prune` of a removed environment.
+  virtual llvm::Error forgetUnits(const std::vector<std::string> &units, int64_t nowMs) = 0;
   /// Person-initiated changes (a release, an approval, a rollback request,
   /// a token created) journalled with who, outside an engine step.
   virtual llvm::Error appendJournal(const std::vector<Transition> &entries, int64_t nowMs) = 0;

@@ -5,6 +5,7 @@ dev -> staging -> (prod-a | prod-b), a daily 07:00-19:00 UTC production
 window, staging halts on failure. Each `deployd run` gets a simulated clock
 that starts later than the previous one (a Wednesday), so the window is
 under the test's control."""
+import json
 import pathlib
 import re
 import shutil
@@ -111,5 +112,26 @@ try:
     print("prod-c serves", h.served(W / "run/prod-c", "api"))
     print("\n".join(l for l in h.history("api@prod-c") if "→ succeeded" in l))
     print("releases before:", " ".join(before), "after:", " ".join(releases()))
+
+    # --- 5. prod-b is removed from the plan: orphaned, still running, pruned
+    st = json.loads((W / "run/prod-b/api/state.json").read_text())
+    pids = [r["pid"] for i in st["instances"] for r in i["replicas"]]
+    h.compile(policy(PROD_C).replace(
+        'environment prod-b { tier = "prod"; after = [staging]; runtime = process { workdir = "@WORK@/run/prod-b"; base_port = 25400; }; }', ""))
+    d = h.start("--clock-start", "2026-12-02T14:00:00Z", "--clock-rate", "4", env=FAILING)
+    h.sh(h.deployd, "wait", "--idle", "--timeout", "60s", "--socket", h.socket)
+    print("== prod-b removed")
+    row = h.status().get("api@prod-b")
+    print("api@prod-b", row["state"], row["waiting"])
+    print("\n".join(l for l in h.history("api@prod-b") if "orphaned" in l))
+    print("prod-b replicas running:", all(pathlib.Path(f"/proc/{p}").exists() for p in pids))
+    print(h.cli("prune", "prod-b").stdout.strip())
+    time.sleep(0.5)
+    print("prod-b replicas running after prune:", any(
+        pathlib.Path(f"/proc/{p}/stat").exists() and pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        for p in pids))
+    print("api@prod-b in status:", "api@prod-b" in h.status())
+    print(h.cli("prune", "prod-a", check=False).stderr.strip())
+    h.stop(d)
 finally:
     h.cleanup()
