@@ -2,6 +2,7 @@
 the daemon's plan, versions and identities validated, identities from the
 kernel or a token and never from a flag or $USER, control characters
 escaped, the reason an apply failed in the journal."""
+import json
 import os
 import pathlib
 import stat
@@ -59,6 +60,21 @@ try:
     h.sh(deployd, "wait", "--idle", "--timeout", "60s", "--socket", h.socket)
     step("why the apply failed", "history", "web@dev")
     step("history of a service", "history", "web")
+    # A flood: 120 releases from 8 clients at once (before: ~80 releases/s
+    # killed the daemon with "the engine state changed during the step").
+    import concurrent.futures
+    def one(i):
+        return subprocess.run([deployd, "release", "web", f"10.0.{i}", "--state", h.state, "--socket", h.socket],
+                              capture_output=True, text=True, timeout=60).returncode
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(one, range(120)))
+    print("== flood")
+    print("releases accepted:", codes.count(0), "daemon alive:", d.poll() is None)
+    snap = json.loads(h.sh(deployd, "status", "-o", "json", "--state", h.state, "--socket", h.socket).stdout)
+    print("status -o json: live", snap["live"], "units", [u["unit"] for u in snap["units"]])
+    ids = {e["release"] for e in json.loads(h.sh(deployd, "history", "web", "-o", "json", "--state", h.state,
+                                                  "--socket", h.socket).stdout)["entries"] if e["to"] == "requested"}
+    print("distinct release ids:", len(ids))
     # A second daemon with another store on the same runtime targets.
     other = subprocess.run([deployd, "run", "--plan", h.plan, "--state", str(pathlib.Path(work) / "other" / "st.db"),
                             "--socket", h.socket + "2", "--until-idle"], capture_output=True, text=True, timeout=60)
