@@ -19,8 +19,74 @@
 
 namespace dpl::runtime {
 
+namespace {
+
+/// Versions, health and apply failures, through each unit's adapter.
+class RuntimeSignals : public SignalSource {
+public:
+  RuntimeSignals(std::function<Adapter *(const PlanUnit &)> adapterFor,
+                 const std::map<std::string, std::string> &applyFailed)
+      : adapterFor_(std::move(adapterFor)), applyFailed_(applyFailed) {}
+  const char *name() const override { return "runtime"; }
+  llvm::Error observe(const Plan &plan, int64_t, Observations &into) override {
+    for (const PlanUnit &u : plan.units) {
+      Adapter *adapter = adapterFor_(u);
+      UnitObservation o;
+      if (adapter)
+        o = adapter->observe(u);
+      else
+        o.reachable = false;
+      if (auto failed = applyFailed_.find(u.id); failed != applyFailed_.end()) {
+        o.applyFailed = true;
+        o.applyError = failed->second;
+      }
+      into.units[u.id] = std::move(o);
+    }
+    return llvm::Error::success();
+  }
+
+private:
+  std::function<Adapter *(const PlanUnit &)> adapterFor_;
+  const std::map<std::string, std::string> &applyFailed_;
+};
+
+/// Approvals and resource states recorded through the control API.
+class StoreSignals : public SignalSource {
+public:
+  explicit StoreSignals(Store &store) : store_(store) {}
+  const char *name() const override { return "approvals and resources"; }
+  llvm::Error observe(const Plan &, int64_t, Observations &into) override { return store_.loadSignals(into); }
+
+private:
+  Store &store_;
+};
+
+/// Results of the test commands the daemon ran.
+class TestSignals : public SignalSource {
+public:
+  explicit TestSignals(const std::map<std::string, bool> &tests) : tests_(tests) {}
+  const char *name() const override { return "tests"; }
+  llvm::Error observe(const Plan &, int64_t, Observations &into) override {
+    into.tests = tests_;
+    return llvm::Error::success();
+  }
+
+private:
+  const std::map<std::string, bool> &tests_;
+};
+
+} // namespace
+
 Daemon::Daemon(const Plan &plan, Store &store, std::function<void(const std::string &)> log)
-    : plan_(plan), store_(store), log_(std::move(log)) {}
+    : plan_(plan), store_(store), log_(std::move(log)) {
+  // `metric` and `alerts` have no sources yet (Prometheus and Alertmanager
+  // come next): their guards see "no data", which never passes.
+  addSource(std::make_unique<StoreSignals>(store_));
+  addSource(std::make_unique<RuntimeSignals>([this](const PlanUnit &u) { return adapterFor(u); }, applyFailed_));
+  addSource(std::make_unique<TestSignals>(tests_));
+}
+
+void Daemon::addSource(std::unique_ptr<SignalSource> source) { sources_.push_back(std::move(source)); }
 
 Adapter *Daemon::adapterFor(const PlanUnit &unit) {
   const llvm::json::Object *rt = unit.runtime.getAsObject();
@@ -248,24 +314,11 @@ llvm::Expected<TickReport> Daemon::tickOnce(int64_t nowMs) {
   if (!state)
     return state.takeError();
   Observations obs;
-  if (llvm::Error e = store_.loadSignals(obs))
-    return e;
-  for (const PlanUnit &u : plan_.units) {
-    Adapter *adapter = adapterFor(u);
-    UnitObservation o;
-    if (adapter)
-      o = adapter->observe(u);
-    else
-      o.reachable = false;
-    if (auto failed = applyFailed_.find(u.id); failed != applyFailed_.end()) {
-      o.applyFailed = true;
-      o.applyError = failed->second;
+  for (auto &source : sources_)
+    if (llvm::Error e = source->observe(plan_, nowMs, obs)) {
+      std::string why = llvm::toString(std::move(e));
+      log_(std::string("signals: ") + source->name() + ": " + why + " (observed as no data this tick)");
     }
-    obs.units[u.id] = o;
-  }
-  obs.tests = tests_;
-  // `metric` and `alerts` have no sources yet (Prometheus and Alertmanager
-  // come later): their guards see "no data", which never passes.
   if (llvm::Error e = store_.recordObservations(obs.units, nowMs))
     return e;
   StepResult r = step(plan_, std::move(*state), obs, nowMs);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "runtime/adapters/Adapter.h"
+#include "runtime/signals/SignalSource.h"
 #include "runtime/store/Store.h"
 
 #include <chrono>
@@ -27,6 +28,9 @@ public:
   Daemon(const Plan &plan, Store &store, std::function<void(const std::string &)> log);
   ~Daemon();
 
+  /// Adds a source of signals, observed every tick after the built-in ones
+  /// (runtime, tests, approvals and resources).
+  void addSource(std::unique_ptr<SignalSource> source);
   /// Re-executes intents journalled but not marked done (after a crash).
   llvm::Error replayPending(int64_t nowMs);
   /// One reconcile tick at `nowMs`.
@@ -58,6 +62,7 @@ private:
   std::function<void(const std::string &)> log_;
   std::map<std::string, std::unique_ptr<Adapter>> adapters_; ///< "env|kind" → adapter
   std::vector<int> targetLocks_;
+  std::vector<std::unique_ptr<SignalSource>> sources_;
   std::map<std::string, std::string> applyFailed_; ///< unit → why the last apply failed
   std::map<std::string, bool> tests_;       ///< "unit|release|state" → passed
   struct RunningTest {
