@@ -198,7 +198,7 @@ void BM_EngineStep(benchmark::State &state) {
   size_t releases = size_t(state.range(0));
   EngineState initial;
   for (size_t s = 0; s < releases && s < plan.services.size(); ++s)
-    initial.releases.push_back({"r" + std::to_string(s + 1), plan.services[s].name, "v2", "@ci", 0});
+    initial.releases.push_back({"r" + std::to_string(s + 1), plan.services[s].name, "v2", "@ci", 0, ""});
   Observations obs;
   const int64_t now = 1767225600000; // 2026-01-01T00:00:00Z
   StepResult first = step(plan, initial, obs, now);
@@ -242,7 +242,7 @@ void BM_EngineStepAcme(benchmark::State &state) {
   }();
   EngineState s;
   for (const char *svc : {"payments", "api", "web"})
-    s.releases.push_back({"r" + std::to_string(s.releases.size() + 1), svc, "1.0.0", "@ci", 0});
+    s.releases.push_back({"r" + std::to_string(s.releases.size() + 1), svc, "1.0.0", "@ci", 0, ""});
   Observations obs;
   for (const PlanUnit &u : plan.units) {
     UnitObservation o;
@@ -250,7 +250,7 @@ void BM_EngineStepAcme(benchmark::State &state) {
     o.health = Health::Healthy;
     obs.units[u.id] = o;
     for (const Release &r : s.releases)
-      obs.approvals[u.id + "|" + r.id] = {"@sre-oncall", "@sre-lead"};
+      obs.approvals[u.id + "|" + r.id + "|sre"] = {"@sre-oncall", "@sre-lead"};
   }
   for (const char *res : {"payments-db-migration-staging", "payments-db-migration-prod-eu",
                           "payments-db-migration-prod-us", "release-notes-1.0.0"})
