@@ -3,7 +3,9 @@
 #include "common/CanonicalJson.h"
 #include "compiler/driver/Compilation.h"
 #include "compiler/lower/Lower.h"
+#include "runtime/daemon/Daemon.h"
 #include "runtime/engine/Engine.h"
+#include "runtime/store/Store.h"
 
 #include <gtest/gtest.h>
 #include <llvm/Support/FileSystem.h>
@@ -757,4 +759,30 @@ service api { artifact = exec(["./api", "${version}"]); health = http(path = "/h
   sim.tick();
   EXPECT_TRUE(journalHas(sim, "api@prod", "not in the plan: its workload keeps running until `deployd prune prod`"));
   EXPECT_EQ(sim.state.runs.count("api@prod"), 1u); // kept: status shows it orphaned
+}
+
+TEST(Daemon, ATestCutShortByAStopRunsAgainAndTheJournalSaysSo) {
+  // Before: a `test` command ran twice after a kill (2 of 16 rollouts) and
+  // nothing said so.
+  Plan plan = compilePolicy(kTest);
+  llvm::SmallString<128> dir;
+  llvm::sys::fs::createUniqueDirectory("daemon-test", dir);
+  std::string path = std::string(dir) + "/st.db";
+  {
+    auto store = openSqliteStore(path);
+    ASSERT_TRUE(bool(store));
+    Action test{Action::Kind::RunTest, "api@dev", "r1", "v1", plan.unit("api@dev")->states[2].name};
+    ASSERT_FALSE(bool((*store)->commitStep(EngineState{}, {}, {test}, 1)));
+  }
+  auto store = openSqliteStore(path);
+  {
+    Daemon daemon(plan, **store, [](const std::string &) {});
+    ASSERT_FALSE(bool(daemon.replayPending(2)));
+  }
+  auto journal = (*store)->history("api@dev");
+  ASSERT_TRUE(bool(journal));
+  ASSERT_EQ(journal->size(), 1u);
+  EXPECT_EQ(journal->front().transition.why,
+            "test " + plan.unit("api@dev")->states[2].name + " runs again: deployd stopped while it ran");
+  llvm::sys::fs::remove_directories(dir);
 }
